@@ -1,0 +1,136 @@
+"""The shape of promote.yaml (DESIGN §3) as pydantic models; loading lives in ``loader.py``.
+
+Field names are exactly the YAML keys. Every model forbids unknown keys so a typo is an error
+("did you mean …?") rather than a silently ignored setting. Secrets are never values here:
+notifiers name the environment variable that holds them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, PrivateAttr
+
+Runtime = Literal["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"]
+Architecture = Literal["x86_64", "arm64"]
+EventName = Literal["push", "pull_request", "workflow_dispatch"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Expectation(_Strict):
+    """What a health check's answer must contain: ``body`` as a JSON subset, ``status`` code."""
+
+    body: Any = None
+    status: int | None = None
+
+
+class Check(_Strict):
+    name: str = Field(min_length=1)
+    payload: Any = Field(default_factory=dict)
+    expect: Expectation = Field(default_factory=Expectation)
+    max_latency_ms: PositiveInt = 3000
+
+
+class Approval(_Strict):
+    provider: Literal["builtin", "github"] = "builtin"
+    reviewers: list[str] = Field(min_length=1)
+    min_approvals: PositiveInt = 1
+    prevent_self_review: bool = True
+    wait_timer_minutes: NonNegativeInt = 0
+    expires_after_hours: PositiveInt = 72
+
+
+class Environment(_Strict):
+    function_name: str = Field(min_length=1, max_length=140)
+    alias: str = Field(default="live", pattern=r"^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$")
+    region: str = "us-east-1"
+    profile: str | None = None
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$")
+    promote_from: str | None = None
+    branches: list[str] = Field(default_factory=list)
+    approval: Approval | None = None
+    checks: list[Check] = Field(default_factory=list)
+    bake_seconds: NonNegativeInt = 0
+    alarms: list[str] = Field(default_factory=list)
+    # The local emulator passes these to the handler; on AWS the function's own settings rule.
+    variables: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: PositiveInt = 30
+    memory_mb: PositiveInt = 128
+
+
+class Function(_Strict):
+    source: str = "src"
+    handler: str = Field(default="app.handler", pattern=r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
+    runtime: Runtime = "python3.12"
+    architecture: Architecture = "x86_64"
+    requirements: str | None = None
+    exclude: list[str] = Field(default_factory=list)
+
+
+class Trigger(_Strict):
+    event: EventName
+    branches: list[str] = Field(default_factory=list)
+    deploy: list[str] = Field(min_length=1)
+
+
+class SlackNotifier(_Strict):
+    webhook_url_env: str = "SLACK_WEBHOOK_URL"
+    events: list[str] | None = None
+
+
+class EmailNotifier(_Strict):
+    smtp_host: str
+    port: PositiveInt = 587
+    from_: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    starttls: bool = True
+    username_env: str | None = None
+    password_env: str | None = None
+    events: list[str] | None = None
+
+
+class WebhookNotifier(_Strict):
+    url_env: str
+    secret_env: str | None = None
+    events: list[str] | None = None
+
+
+class Notifications(_Strict):
+    slack: SlackNotifier | None = None
+    email: EmailNotifier | None = None
+    webhook: WebhookNotifier | None = None
+
+
+class Config(_Strict):
+    project: str = Field(min_length=1)
+    target: Literal["aws", "local"] = "aws"
+    state: str = "sqlite:///.lambda-promote/state.db"
+    artifacts: str = ".lambda-promote/artifacts"
+    function: Function = Field(default_factory=Function)
+    environments: dict[str, Environment] = Field(min_length=1)
+    triggers: list[Trigger] = Field(default_factory=list)
+    notifications: Notifications = Field(default_factory=Notifications)
+
+    # Where the file was read from (set by the loader); relative paths are relative to ``root``.
+    _path: Path = PrivateAttr(default=Path("promote.yaml"))
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def root(self) -> Path:
+        return self._path.parent
+
+    def located_at(self, path: Path) -> Config:
+        """This config, remembering the file it came from."""
+        self._path = path
+        return self
+
+    def environment(self, name: str) -> Environment:
+        """The named environment; callers validate the name first (see ``loader.require_env``)."""
+        return self.environments[name]

@@ -1,0 +1,1 @@
+"""The ledger: releases, deployments, checks, locks (and later approvals and audit)."""

@@ -1,0 +1,1 @@
+"""Targets run functions: the embedded local emulator or AWS Lambda (DESIGN §6)."""

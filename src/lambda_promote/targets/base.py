@@ -1,0 +1,46 @@
+"""The small protocol every target implements; the deployment state machine speaks only this.
+
+It mirrors Lambda's own model so the AWS target is a thin translation: immutable numbered
+versions, one alias per environment that points at a version, and a ``revision_id`` that makes
+every alias write conditional on what we last read (another writer → ``ConflictError``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from lambda_promote.model import AliasState, Artifact, FunctionRef, InvokeResult, PublishedVersion
+
+
+class Target(Protocol):
+    def alias_state(self, fn: FunctionRef) -> AliasState:
+        """Where ``fn.alias`` points now (``version=None`` when the alias does not exist)."""
+        ...
+
+    def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
+        """Upload the artifact's bytes as the function's code and publish an immutable version.
+        Must not touch the alias. Raises ``TargetError``/``ConflictError``."""
+        ...
+
+    def point_alias(
+        self, fn: FunctionRef, version: str, *, expected_revision: str | None
+    ) -> AliasState:
+        """Move (or create) the alias to ``version`` only if its revision is still
+        ``expected_revision`` (None: the alias must not exist yet); else ``ConflictError``."""
+        ...
+
+    def invoke(
+        self, fn: FunctionRef, payload: Any, *, qualifier: str | None = None
+    ) -> InvokeResult:
+        """Invoke ``qualifier`` (default: the alias). A handler error is a result with
+        ``function_error`` set, not an exception; ``TargetError`` only when it could not run."""
+        ...
+
+    def list_versions(self, fn: FunctionRef) -> list[PublishedVersion]:
+        """Every published version, oldest first (all pages)."""
+        ...
+
+    def alarms_firing(self, fn: FunctionRef, alarm_names: list[str]) -> list[str]:
+        """Names among ``alarm_names`` that are in ALARM now (the local target has none)."""
+        ...
