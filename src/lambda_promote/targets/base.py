@@ -30,6 +30,11 @@ class Target(Protocol):
         ``expected_revision`` (None: the alias must not exist yet); else ``ConflictError``."""
         ...
 
+    def remove_alias(self, fn: FunctionRef, *, expected_revision: str) -> None:
+        """Delete the alias if its revision is still ``expected_revision`` (else
+        ``ConflictError``). Undoes a first deployment, which had no earlier version."""
+        ...
+
     def invoke(
         self, fn: FunctionRef, payload: Any, *, qualifier: str | None = None
     ) -> InvokeResult:

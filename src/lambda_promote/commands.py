@@ -1,0 +1,166 @@
+"""The commands of DESIGN §4, each a few lines: call ``service``, shape an ``Outcome``."""
+
+from __future__ import annotations
+
+import click
+
+from lambda_promote.cli import Invocation, Outcome, command
+
+
+@command("init")
+@click.option("--example", is_flag=True, help="Also write a working example function.")
+@click.option("--force", is_flag=True, help="Overwrite an existing promote.yaml.")
+def init_command(inv: Invocation, example: bool, force: bool) -> Outcome:
+    """Write a commented promote.yaml (and an example function with --example)."""
+    from lambda_promote.scaffold import write_config
+
+    folder = inv.config_path.parent
+    written = write_config(folder, example=example, force=force)
+    for path in written:
+        inv.ui.ok(f"wrote {path}")
+    if example:
+        inv.ui.detail("next: `lambda-promote build`, then `lambda-promote deploy staging`")
+    return Outcome(data={"written": [str(p) for p in written]}, text=None)
+
+
+@command("validate")
+def validate_command(inv: Invocation) -> Outcome:
+    """Check promote.yaml: schema, references between environments, the handler."""
+    from lambda_promote.config import validate
+
+    report = validate(inv.config_path)
+    for warning in report.warnings:
+        inv.ui.warn(f"{warning.location}: {warning.message}")
+    config = report.config
+    inv.ui.ok(
+        f"{inv.config_path}: valid — project {config.project}, target {config.target}, "
+        f"environments {', '.join(config.environments)}"
+    )
+    return Outcome(
+        data={
+            "project": config.project,
+            "environments": list(config.environments),
+            "warnings": [f"{w.location}: {w.message}" for w in report.warnings],
+        }
+    )
+
+
+@command("build")
+def build_command(inv: Invocation) -> Outcome:
+    """Build the artifact once; identical inputs give the identical digest (cached)."""
+    from lambda_promote import service
+    from lambda_promote.render import artifact_json
+
+    result = service.build(inv.workspace())
+    art = result.artifact
+    inv.ui.ok(f"artifact {art.short} ({art.size:,} bytes){' — cached' if result.cached else ''}")
+    return Outcome(data={"artifact": artifact_json(art, cached=result.cached)}, text=art.digest)
+
+
+@command("deploy")
+@click.argument("env")
+@click.option("--artifact", "digest", metavar="DIGEST", help="Deploy this built artifact.")
+def deploy_command(inv: Invocation, env: str, digest: str | None) -> Outcome:
+    """Deploy to ENV, verify with its checks, roll back automatically on failure."""
+    from lambda_promote import service
+    from lambda_promote.render import deployment_lines
+
+    dep = service.deploy(inv.workspace(), env, artifact=digest)
+    for line in deployment_lines(dep)[1:4]:
+        inv.ui.detail(line.strip())
+    return Outcome(data={"deployment": dep}, text=dep.id)
+
+
+@command("rollback")
+@click.argument("env")
+@click.option(
+    "--to", "to", metavar="VERSION|DIGEST", help="Go to this version (default: the last good one)."
+)
+@click.option("--reason", default="", help="Why; kept in the ledger and the audit trail.")
+def rollback_command(inv: Invocation, env: str, to: str | None, reason: str) -> Outcome:
+    """Manual/emergency rollback of ENV to an earlier good version, verified."""
+    from lambda_promote import service
+
+    dep = service.rollback(inv.workspace(), env, to=to, reason=reason)
+    return Outcome(data={"deployment": dep}, text=dep.id)
+
+
+@command("status")
+@click.argument("env", required=False)
+def status_command(inv: Invocation, env: str | None) -> Outcome:
+    """What is live where, locks, and deployments still in flight."""
+    from lambda_promote import service
+
+    rows = service.status(inv.workspace(), env)
+    lines = []
+    for row in rows:
+        live = f"version {row.version} ({(row.digest or '')[:12]})" if row.version else "nothing"
+        who = f" by {row.deployed_by} at {row.deployed_at}" if row.deployed_by else ""
+        lines.append(f"{row.env:<12} {row.function_name}:{row.alias}  {live}{who}")
+        for dep in row.in_flight:
+            stale = (
+                " — its process is gone; the next command on this env resolves it"
+                if row.lock is None or row.lock.get("stale")
+                else ""
+            )
+            lines.append(f"{'':<12} in flight: {dep.id} {dep.state.value}{stale}")
+        if row.lock:
+            lines.append(
+                f"{'':<12} locked by {row.lock['holder']} "
+                f"({row.lock['deployment_id']}) since {row.lock['since']}"
+            )
+    environments = {
+        row.env: {
+            "version": row.version,
+            "digest": row.digest,
+            "deployed_at": row.deployed_at,
+            "deployed_by": row.deployed_by,
+            "function_name": row.function_name,
+            "alias": row.alias,
+            "in_flight": [{"id": d.id, "state": d.state.value} for d in row.in_flight],
+            "lock": row.lock,
+        }
+        for row in rows
+    }
+    return Outcome(data={"environments": environments}, text="\n".join(lines))
+
+
+@command("history")
+@click.argument("env", required=False)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, None))
+def history_command(inv: Invocation, env: str | None, limit: int) -> Outcome:
+    """Past deployments and rollbacks, newest first."""
+    from lambda_promote.config.loader import require_env
+    from lambda_promote.render import iso
+
+    ws = inv.workspace()
+    if env:
+        require_env(ws.config, env)
+    deps = ws.ledger.deployments(env, limit=limit)
+    lines = [
+        f"{d.id}  {iso(d.created_at)}  {d.env:<11} {d.kind.value:<8} {d.state.value:<15} "
+        f"v{d.previous_version or '-'}→v{d.version or '-'}  {d.short_digest}  {d.actor}"
+        for d in deps
+    ]
+    return Outcome(data={"deployments": deps}, text="\n".join(lines) or "no deployments yet")
+
+
+@command("show")
+@click.argument("deployment_id", metavar="DEPLOYMENT")
+def show_command(inv: Invocation, deployment_id: str) -> Outcome:
+    """One deployment: its transitions, checks (with logs) and rollback."""
+    from lambda_promote import service
+    from lambda_promote.render import deployment_lines
+
+    dep = service.show(inv.workspace(), deployment_id)
+    return Outcome(data={"deployment": dep}, text="\n".join(deployment_lines(dep)))
+
+
+@command("unlock")
+@click.argument("env")
+@click.option("--id", "deployment_id", required=True, help="The deployment holding the lock.")
+def unlock_command(inv: Invocation, env: str, deployment_id: str) -> Outcome:
+    """Break a stale lock on ENV (recorded)."""
+    from lambda_promote import service
+
+    return Outcome(data={"unlocked": service.unlock(inv.workspace(), env, deployment_id)})

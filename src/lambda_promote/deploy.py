@@ -1,0 +1,418 @@
+"""The deployment state machine of DESIGN §6, and manual rollback.
+
+    pending → publishing → shifting → verifying → succeeded
+                                 └─ any failure ─► rolling_back → rolled_back | rollback_failed
+    a failure before the alias moved ─► failed (nothing changed)
+
+Every transition is written (``Journal.move``) before the side effect it announces, so a crash
+leaves a record that the next command on the environment resolves first (``recover``). The
+environment lock is held for the whole attempt; a lock left by a dead process on this machine is
+broken and the interrupted deployment recovered.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambda_promote import checks as health
+from lambda_promote.config.schema import Environment
+from lambda_promote.errors import (
+    ConflictError,
+    DeploymentRolledBack,
+    EnvironmentLocked,
+    PromoteError,
+    RollbackFailed,
+)
+from lambda_promote.journal import Journal
+from lambda_promote.ledger.base import Ledger, LockInfo
+from lambda_promote.model import (
+    AliasState,
+    Artifact,
+    CheckResult,
+    Deployment,
+    DeploymentKind,
+    DeploymentState,
+    FunctionRef,
+)
+from lambda_promote.recovery import Action, decide
+from lambda_promote.targets.base import Target
+
+S = DeploymentState
+
+
+def new_deployment_id() -> str:
+    return f"d-{secrets.token_hex(4)}"
+
+
+def lock_is_stale(info: LockInfo, *, host: str | None = None) -> bool:
+    """A lock is stale when its holder (``actor@host:pid``) ran on this host and is gone."""
+    _, _, where = info.holder.rpartition("@")
+    holder_host, _, pid_text = where.rpartition(":")
+    if holder_host != (host or socket.gethostname()) or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Progress:
+    """What the state machine says while it works (the CLI passes its UI)."""
+
+    def step(self, message: str) -> None: ...
+    def ok(self, message: str) -> None: ...
+    def warn(self, message: str) -> None: ...
+
+
+@dataclass
+class Deployer:
+    ledger: Ledger
+    target: Target
+    journal: Journal
+    actor: str
+    holder: str
+    progress: Progress
+    new_id: Callable[[], str] = new_deployment_id
+
+    # --- deploy --------------------------------------------------------------------------
+    def deploy(
+        self, fn: FunctionRef, env: Environment, artifact: Artifact, zip_path: Path
+    ) -> Deployment:
+        dep_id = self.new_id()
+        with self._locked(fn.env, dep_id):
+            self._resolve_unfinished(fn, env)
+            alias = self.target.alias_state(fn)
+            dep = self.journal.open(
+                Deployment(
+                    id=dep_id,
+                    env=fn.env,
+                    digest=artifact.digest,
+                    state=S.PENDING,
+                    kind=DeploymentKind.DEPLOY,
+                    actor=self.actor,
+                    previous_version=alias.version,
+                    previous_digest=alias.digest,
+                )
+            )
+            return self._publish_and_shift(
+                dep, fn, env=env, artifact=artifact, zip_path=zip_path, alias=alias
+            )
+
+    def _publish_and_shift(
+        self,
+        dep: Deployment,
+        fn: FunctionRef,
+        *,
+        env: Environment,
+        artifact: Artifact,
+        zip_path: Path,
+        alias: AliasState,
+    ) -> Deployment:
+        dep = self.journal.move(dep, S.PUBLISHING)
+        self.progress.step(f"publishing {artifact.short} to {fn.function_name}")
+        try:
+            published = self.target.publish(fn, artifact, zip_path)
+        except PromoteError as error:
+            return self.journal.move(dep, S.FAILED, note="publish failed", error=error.message)
+        if published.version == alias.version:
+            return self._verify_unchanged(dep, fn, env, published.version)
+        dep = self.journal.move(dep, S.SHIFTING, version=published.version)
+        self.progress.step(f"pointing {fn.alias} at version {published.version}")
+        try:
+            shifted = self.target.point_alias(
+                fn, published.version, expected_revision=alias.revision_id
+            )
+        except ConflictError as error:
+            return self.journal.move(dep, S.FAILED, note="conflict", error=error.message)
+        except PromoteError as error:
+            # The call may or may not have moved the alias: look before deciding.
+            if self.target.alias_state(fn).version != published.version:
+                return self.journal.move(dep, S.FAILED, note="alias unchanged", error=error.message)
+            return self._roll_back(dep, fn, env, cause=error.message)
+        try:
+            return self._verify_new(dep, fn, env, shifted)
+        except BaseException as error:
+            # Interrupted (Ctrl-C, a bug) after traffic moved: put the old version back first.
+            current = self.ledger.get_deployment(dep.id)
+            if current is not None and not current.state.terminal:
+                self._roll_back(current, fn, env, cause=f"interrupted: {error!r}", shifted=shifted)
+            raise
+
+    def _verify_new(
+        self, dep: Deployment, fn: FunctionRef, env: Environment, shifted: AliasState
+    ) -> Deployment:
+        dep = self.journal.move(dep, S.VERIFYING)
+        results = self._verify(fn, env, phase="verify")
+        self.journal.checks(dep, results)
+        failed = [r for r in results if not r.ok]
+        if not failed:
+            self.progress.ok(f"{fn.env}: version {dep.version} ({dep.short_digest}) is live")
+            return self.journal.move(dep, S.SUCCEEDED)
+        return self._roll_back(dep, fn, env, cause=describe_failures(failed), shifted=shifted)
+
+    def _verify_unchanged(
+        self, dep: Deployment, fn: FunctionRef, env: Environment, version: str
+    ) -> Deployment:
+        """The artifact is already live: nothing moves, the checks say whether it is healthy."""
+        self.progress.step(f"{dep.short_digest} is already live as version {version}")
+        dep = self.journal.move(dep, S.VERIFYING, version=version, note="already live")
+        results = self._verify(fn, env, phase="verify")
+        self.journal.checks(dep, results)
+        failed = [r for r in results if not r.ok]
+        if failed:
+            return self.journal.move(
+                dep,
+                S.FAILED,
+                note="live version fails its checks",
+                error=describe_failures(failed),
+            )
+        return self.journal.move(dep, S.SUCCEEDED, note="already live")
+
+    # --- automatic rollback --------------------------------------------------------------
+    def _roll_back(
+        self,
+        dep: Deployment,
+        fn: FunctionRef,
+        env: Environment,
+        *,
+        cause: str,
+        shifted: AliasState | None = None,
+        reason: str = "checks failed",
+    ) -> Deployment:
+        self.progress.warn(f"{fn.env}: {cause}; rolling back")
+        dep = self.journal.move(dep, S.ROLLING_BACK, note=cause, error=cause)
+        live = shifted or self.target.alias_state(fn)
+        record: dict[str, object] = {
+            "reason": reason,
+            "from_version": dep.version,
+            "to_version": dep.previous_version,
+            "to_digest": dep.previous_digest,
+        }
+        try:
+            if dep.previous_version is None:
+                return self._undo_first_deployment(dep, fn, live, record)
+            self.target.point_alias(fn, dep.previous_version, expected_revision=live.revision_id)
+        except PromoteError as error:
+            return self._rollback_failed(dep, record, f"could not move the alias back: {error}")
+        return self._verify_restored(dep, fn, env, record)
+
+    def _undo_first_deployment(
+        self, dep: Deployment, fn: FunctionRef, live: AliasState, record: dict[str, object]
+    ) -> Deployment:
+        if live.version is not None and live.revision_id is not None:
+            self.target.remove_alias(fn, expected_revision=live.revision_id)
+        note = "first deployment: nothing to roll back to, the alias was removed (absent again)"
+        self.progress.warn(f"{fn.env}: {note}")
+        record.update(verified=True, note=note, checks=[])
+        return self.journal.move(dep, S.ROLLED_BACK, note=note, rollback=record)
+
+    def _verify_restored(
+        self, dep: Deployment, fn: FunctionRef, env: Environment, record: dict[str, object]
+    ) -> Deployment:
+        results = self._verify(fn, env, phase="rollback_verify")
+        self.journal.checks(dep, results)
+        failed = [r for r in results if not r.ok]
+        record.update(verified=not failed, checks=[r.to_json() for r in results])
+        if failed:
+            return self._rollback_failed(
+                dep,
+                record,
+                f"version {dep.previous_version} fails its checks after rollback: "
+                f"{describe_failures(failed)}",
+            )
+        self.progress.ok(f"{fn.env}: rolled back to version {dep.previous_version}, verified")
+        return self.journal.move(dep, S.ROLLED_BACK, rollback=record)
+
+    def _rollback_failed(self, dep: Deployment, record: dict[str, object], why: str) -> Deployment:
+        record.update(verified=False, error=why)
+        return self.journal.move(dep, S.ROLLBACK_FAILED, note=why, rollback=record)
+
+    # --- manual rollback -----------------------------------------------------------------
+    def rollback_to(
+        self, fn: FunctionRef, env: Environment, *, version: str, digest: str, reason: str
+    ) -> Deployment:
+        """Move the alias to an earlier ``version`` and verify it (DESIGN §5.4). The caller
+        chose the version (``history.rollback_candidate`` or ``--to``)."""
+        dep_id = self.new_id()
+        with self._locked(fn.env, dep_id):
+            alias = self.target.alias_state(fn)
+            dep = self.journal.open(
+                Deployment(
+                    id=dep_id,
+                    env=fn.env,
+                    digest=digest,
+                    state=S.PENDING,
+                    kind=DeploymentKind.ROLLBACK,
+                    actor=self.actor,
+                    reason=reason,
+                    version=version,
+                    previous_version=alias.version,
+                    previous_digest=alias.digest,
+                )
+            )
+            dep = self.journal.move(dep, S.SHIFTING, note=reason)
+            self.progress.step(f"{fn.env}: moving {fn.alias} from {alias.version} to {version}")
+            try:
+                self.target.point_alias(fn, version, expected_revision=alias.revision_id)
+            except PromoteError as error:
+                return self.journal.move(dep, S.FAILED, note="alias unchanged", error=error.message)
+            return self._verify_manual(dep, fn, env)
+
+    def _verify_manual(self, dep: Deployment, fn: FunctionRef, env: Environment) -> Deployment:
+        dep = self.journal.move(dep, S.VERIFYING)
+        results = self._verify(fn, env, phase="rollback_verify")
+        self.journal.checks(dep, results)
+        failed = [r for r in results if not r.ok]
+        record: dict[str, object] = {
+            "reason": dep.reason or "manual",
+            "from_version": dep.previous_version,
+            "to_version": dep.version,
+            "to_digest": dep.digest,
+            "verified": not failed,
+            "checks": [r.to_json() for r in results],
+        }
+        if failed:
+            return self._rollback_failed(
+                dep, record, f"version {dep.version} fails its checks: {describe_failures(failed)}"
+            )
+        self.progress.ok(f"{fn.env}: rolled back to version {dep.version}, verified")
+        return self.journal.move(dep, S.SUCCEEDED, rollback=record)
+
+    # --- crash recovery ------------------------------------------------------------------
+    def recover(self, fn: FunctionRef, env: Environment) -> list[Deployment]:
+        """Resolve, under the environment's lock, every deployment of ``fn.env`` that a dead
+        process left unfinished; returns them as resolved."""
+        with self._locked(fn.env, self.new_id()):
+            return self._resolve_unfinished(fn, env)
+
+    def _resolve_unfinished(self, fn: FunctionRef, env: Environment) -> list[Deployment]:
+        resolved = []
+        for dep in self.ledger.unfinished(fn.env):
+            decision = decide(dep, self.target.alias_state(fn))
+            self.progress.warn(f"{fn.env}: found interrupted deployment {dep.id}: {decision.why}")
+            resolved.append(self._carry_out(dep, fn, env, decision.action, decision.why))
+        return resolved
+
+    def _carry_out(
+        self, dep: Deployment, fn: FunctionRef, env: Environment, action: Action, why: str
+    ) -> Deployment:
+        if action is Action.MARK_FAILED:
+            return self.journal.move(dep, S.FAILED, note=why, error="interrupted")
+        if action is Action.ROLL_BACK:
+            return self._roll_back(dep, fn, env, cause=why, reason="interrupted")
+        if action is Action.VERIFY_TARGET:
+            if dep.state is not S.VERIFYING:
+                dep = self.journal.move(dep, S.VERIFYING, note=why)
+            return self._verify_manual(dep, fn, env)
+        record: dict[str, object] = {
+            "reason": "interrupted",
+            "from_version": dep.version,
+            "to_version": dep.previous_version,
+            "to_digest": dep.previous_digest,
+        }
+        if action is Action.VERIFY_PREVIOUS:
+            if dep.state is not S.ROLLING_BACK:
+                dep = self.journal.move(dep, S.ROLLING_BACK, note=why, error="interrupted")
+            return self._verify_restored(dep, fn, env, record)
+        if dep.state is not S.ROLLING_BACK:
+            dep = self.journal.move(dep, S.ROLLING_BACK, note=why, error="interrupted")
+        return self._rollback_failed(dep, record, why)
+
+    # --- shared pieces -------------------------------------------------------------------
+    def _verify(self, fn: FunctionRef, env: Environment, *, phase: str) -> list[CheckResult]:
+        if not env.checks and not env.alarms:
+            self.progress.warn(f"{fn.env}: no checks configured; nothing verifies this version")
+            return []
+        self.progress.step(f"{fn.env}: running {len(env.checks)} check(s) ({phase})")
+        results = health.run_checks(self.target, fn, env.checks, phase=phase)
+        results += alarm_results(self.target, fn, env.alarms, phase=phase)
+        if env.bake_seconds and all(r.ok for r in results):
+            self.progress.step(f"{fn.env}: baking for {env.bake_seconds}s")
+            results += health.bake(
+                self.target,
+                fn,
+                env.checks,
+                seconds=env.bake_seconds,
+                alarms=env.alarms,
+            )
+        return results
+
+    @contextmanager
+    def _locked(self, env: str, deployment_id: str) -> Iterator[None]:
+        try:
+            self.ledger.acquire_lock(env, holder=self.holder, deployment_id=deployment_id)
+        except EnvironmentLocked:
+            info = self.ledger.lock_info(env)
+            if info is None or not lock_is_stale(info):
+                raise
+            self.progress.warn(
+                f"{env}: breaking the lock of {info.holder} (deployment {info.deployment_id}, "
+                "process gone)"
+            )
+            self.ledger.break_lock(env, info.deployment_id)
+            self.ledger.acquire_lock(env, holder=self.holder, deployment_id=deployment_id)
+        try:
+            yield
+        finally:
+            self.ledger.release_lock(env, deployment_id)
+
+
+def alarm_results(
+    target: Target, fn: FunctionRef, alarms: Sequence[str], *, phase: str
+) -> list[CheckResult]:
+    if not alarms:
+        return []
+    firing = set(target.alarms_firing(fn, list(alarms)))
+    return [
+        CheckResult(
+            name=f"alarm:{name}",
+            ok=name not in firing,
+            latency_ms=0.0,
+            phase=phase,
+            detail="in ALARM" if name in firing else "OK",
+        )
+        for name in alarms
+    ]
+
+
+def describe_failures(failed: Sequence[CheckResult]) -> str:
+    return "; ".join(f"check {r.name} failed: {r.detail}" for r in failed)
+
+
+def raise_for_outcome(deployment: Deployment) -> Deployment:
+    """Turn a finished deployment into its exit code (DESIGN §4) via the errors of errors.py."""
+    payload = {"deployment": deployment}
+    if deployment.state is S.SUCCEEDED:
+        return deployment
+    if deployment.state is S.ROLLED_BACK:
+        raise DeploymentRolledBack(
+            f"deployment {deployment.id} to {deployment.env} failed and was rolled back: "
+            f"{deployment.error}",
+            hint=f"see `lambda-promote show {deployment.id}` for the checks and their logs",
+            payload=payload,
+        )
+    if deployment.state is S.ROLLBACK_FAILED:
+        rollback = deployment.rollback or {}
+        raise RollbackFailed(
+            f"{deployment.env} NEEDS A PERSON: deployment {deployment.id} failed and its "
+            f"rollback did not complete: {rollback.get('error') or deployment.error}",
+            hint=f"inspect the function, then `lambda-promote rollback {deployment.env} --to "
+            "VERSION`; `lambda-promote status` shows what is live",
+            payload=payload,
+        )
+    raise PromoteError(
+        f"deployment {deployment.id} to {deployment.env} failed; nothing was changed: "
+        f"{deployment.error}",
+        hint=f"see `lambda-promote show {deployment.id}`",
+        code="deploy_failed",
+        payload=payload,
+    )

@@ -1,0 +1,100 @@
+"""Turning results into what people and scripts read: the ``--json`` shapes of DESIGN §4 and
+the human lines. Pure functions over the model; the CLI prints what they return.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lambda_promote.model import Artifact, Deployment
+
+
+def deployment_json(dep: Deployment) -> dict[str, Any]:
+    verify = [c for c in dep.checks if c.phase in ("verify", "bake")]
+    return {
+        "id": dep.id,
+        "env": dep.env,
+        "kind": dep.kind.value,
+        "digest": dep.digest,
+        "state": dep.state.value,
+        "version": dep.version,
+        "previous_version": dep.previous_version,
+        "previous_digest": dep.previous_digest,
+        "actor": dep.actor,
+        "reason": dep.reason or None,
+        "error": dep.error or None,
+        "created_at": iso(dep.created_at),
+        "updated_at": iso(dep.updated_at),
+        "checks": [c.to_json() for c in verify],
+        "rollback": dep.rollback,
+        "transitions": [
+            {"state": t.state.value, "at": iso(t.at), "note": t.note} for t in dep.transitions
+        ],
+    }
+
+
+def artifact_json(artifact: Artifact, *, cached: bool) -> dict[str, Any]:
+    return {
+        "digest": artifact.digest,
+        "size": artifact.size,
+        "path": artifact.path,
+        "cached": cached,
+        "commit": artifact.commit,
+        "branch": artifact.branch,
+        "runtime": artifact.runtime,
+        "architecture": artifact.architecture,
+    }
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def jsonable(value: Any) -> Any:
+    """Anything an error payload or result may carry, as plain JSON data."""
+    if isinstance(value, Deployment):
+        return deployment_json(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def deployment_lines(dep: Deployment) -> list[str]:
+    """A human account of one deployment, for ``show`` and after ``deploy``/``rollback``."""
+    lines = [
+        f"deployment {dep.id} ({dep.kind.value}) to {dep.env}: {dep.state.value}",
+        f"  artifact  {dep.digest}",
+        f"  version   {dep.previous_version or '(none)'} → {dep.version or '(none)'}",
+        f"  by        {dep.actor} at {iso(dep.created_at)}",
+    ]
+    if dep.reason:
+        lines.append(f"  reason    {dep.reason}")
+    if dep.error:
+        lines.append(f"  error     {dep.error}")
+    for t in dep.transitions:
+        note = f" — {t.note}" if t.note else ""
+        lines.append(f"  {iso(t.at)}  {t.state.value}{note}")
+    for c in dep.checks:
+        mark = "pass" if c.ok else "FAIL"
+        lines.append(f"  check {c.name} [{c.phase}] {mark} {c.latency_ms:.0f} ms: {c.detail}")
+    if dep.rollback:
+        rb = dep.rollback
+        lines.append(
+            f"  rollback  to version {rb.get('to_version') or '(none)'}; "
+            f"verified: {rb.get('verified')}" + (f"; {rb['note']}" if rb.get("note") else "")
+        )
+    return lines

@@ -1,0 +1,215 @@
+"""The operations behind the commands: each takes a ``Workspace``, does one thing, and returns
+model objects (or raises an error of errors.py). The CLI only parses, calls and renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambda_promote.config.loader import require_env
+from lambda_promote.errors import PromoteError, UsageError
+from lambda_promote.model import Artifact, Deployment, DeploymentState
+from lambda_promote.workspace import Workspace, lock_holder
+
+if TYPE_CHECKING:
+    from lambda_promote.build import BuildResult
+    from lambda_promote.deploy import Deployer
+
+
+def build(ws: Workspace) -> BuildResult:
+    from lambda_promote.build import build as build_artifact
+
+    result = build_artifact(ws.config, store=ws.store, builder=ws.actor, progress=ws.ui.step)
+    ws.ledger.record_artifact(result.artifact)
+    return result
+
+
+def deployer(ws: Workspace) -> Deployer:
+    from lambda_promote.deploy import Deployer
+    from lambda_promote.journal import Journal
+
+    journal = Journal(
+        ws.ledger,
+        on_listener_error=lambda event, error: ws.ui.warn(f"while recording {event}: {error}"),
+    )
+    return Deployer(
+        ledger=ws.ledger,
+        target=ws.target,
+        journal=journal,
+        actor=ws.actor,
+        holder=lock_holder(ws.actor),
+        progress=ws.ui,
+    )
+
+
+def artifact_for_deploy(ws: Workspace, env: str, digest: str | None) -> tuple[Artifact, Path]:
+    """The artifact to deploy and its bytes, re-hashed before anything is written (§5.1)."""
+    if digest is None:
+        artifact = build(ws).artifact
+    else:
+        artifact = ws.store.get(ws.store.resolve(digest))
+        ws.ledger.record_artifact(artifact)
+    return artifact, ws.store.verified_path(artifact.digest)
+
+
+def deploy(ws: Workspace, env: str, *, artifact: str | None) -> Deployment:
+    from lambda_promote.deploy import raise_for_outcome
+
+    spec = require_env(ws.config, env)
+    chosen, zip_path = artifact_for_deploy(ws, env, artifact)
+    dep = deployer(ws).deploy(ws.function_ref(env), spec, chosen, zip_path)
+    return raise_for_outcome(ws.ledger.get_deployment(dep.id) or dep)
+
+
+def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deployment:
+    """Manual/emergency rollback (DESIGN §5.4): resolve interrupted work first; then move the
+    alias to ``to`` or to the last good version before the current one, and verify it."""
+    from lambda_promote.deploy import raise_for_outcome
+
+    spec = require_env(ws.config, env)
+    fn = ws.function_ref(env)
+    runner = deployer(ws)
+    recovered = runner.recover(fn, spec)
+    if recovered:
+        # The interrupted deployment was just undone: that *is* the rollback the user asked for.
+        ws.ui.warn(f"{env}: an interrupted deployment was rolled back; not rolling back further")
+        return raise_for_outcome_of_recovery(recovered[-1])
+    version, digest = rollback_target(ws, env, to)
+    dep = runner.rollback_to(fn, spec, version=version, digest=digest, reason=reason or "manual")
+    return raise_for_outcome(ws.ledger.get_deployment(dep.id) or dep)
+
+
+def raise_for_outcome_of_recovery(dep: Deployment) -> Deployment:
+    from lambda_promote.deploy import raise_for_outcome
+
+    if dep.state in (DeploymentState.ROLLED_BACK, DeploymentState.FAILED):
+        return dep
+    return raise_for_outcome(dep)
+
+
+def rollback_target(ws: Workspace, env: str, to: str | None) -> tuple[str, str]:
+    from lambda_promote.history import rollback_candidate, was_ever_good
+
+    fn = ws.function_ref(env)
+    current = ws.target.alias_state(fn)
+    history = list(reversed(ws.ledger.deployments(env, limit=None)))
+    if to is None:
+        candidate = rollback_candidate(history, current.version)
+        if candidate is None:
+            raise PromoteError(
+                f"{env} has no earlier good version to roll back to "
+                f"(live: {current.version or 'nothing'})",
+                hint="a rollback only goes to a version that passed its checks before; "
+                "use `--to VERSION` to choose one explicitly",
+                code="no_rollback_target",
+            )
+        return candidate
+    versions = ws.target.list_versions(fn)
+    matches = [
+        v
+        for v in versions
+        if to in (v.version, v.digest)
+        or (len(to) >= 4 and not to.isdigit() and v.digest.startswith(to))
+    ]
+    if not matches:
+        raise UsageError(
+            f"{env}: no version {to!r} on {fn.function_name}",
+            hint="`lambda-promote history " + env + "` lists the versions that were live",
+        )
+    chosen = matches[-1]
+    if chosen.version == current.version:
+        raise UsageError(f"{env}: version {chosen.version} is already live")
+    if history and not was_ever_good(history, chosen.version):
+        ws.ui.warn(f"{env}: version {chosen.version} never passed its checks here")
+    return chosen.version, chosen.digest
+
+
+@dataclass(frozen=True)
+class EnvStatus:
+    env: str
+    function_name: str
+    alias: str
+    version: str | None
+    digest: str | None
+    deployed_at: str | None
+    deployed_by: str | None
+    in_flight: list[Deployment]
+    lock: dict[str, Any] | None
+
+
+def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
+    from lambda_promote.deploy import lock_is_stale
+    from lambda_promote.render import iso
+
+    names = [require_env(ws.config, env) and env] if env else list(ws.config.environments)
+    result = []
+    for name in names:
+        assert name is not None
+        fn = ws.function_ref(name)
+        alias = ws.target.alias_state(fn)
+        live = _deployment_of(ws, name, alias.version)
+        info = ws.ledger.lock_info(name)
+        lock = None
+        if info is not None:
+            lock = {
+                "holder": info.holder,
+                "deployment_id": info.deployment_id,
+                "since": iso(info.since),
+                "stale": lock_is_stale(info),
+            }
+        result.append(
+            EnvStatus(
+                env=name,
+                function_name=fn.function_name,
+                alias=fn.alias,
+                version=alias.version,
+                digest=alias.digest,
+                deployed_at=iso(live.updated_at) if live else None,
+                deployed_by=live.actor if live else None,
+                in_flight=ws.ledger.unfinished(name),
+                lock=lock,
+            )
+        )
+    return result
+
+
+def _deployment_of(ws: Workspace, env: str, version: str | None) -> Deployment | None:
+    """The most recent deployment that left ``version`` live (a deploy or a manual rollback)."""
+    if version is None:
+        return None
+    for dep in ws.ledger.deployments(env, limit=None):
+        live_after = (
+            dep.previous_version if dep.state is DeploymentState.ROLLED_BACK else dep.version
+        )
+        if live_after == version and dep.state in (
+            DeploymentState.SUCCEEDED,
+            DeploymentState.ROLLED_BACK,
+        ):
+            return dep
+    return None
+
+
+def show(ws: Workspace, deployment_id: str) -> Deployment:
+    dep = ws.ledger.get_deployment(deployment_id)
+    if dep is None:
+        raise UsageError(
+            f"no deployment {deployment_id!r}",
+            hint="`lambda-promote history` lists deployments with their ids",
+        )
+    return dep
+
+
+def unlock(ws: Workspace, env: str, deployment_id: str) -> dict[str, Any]:
+    from lambda_promote.render import iso
+
+    require_env(ws.config, env)
+    info = ws.ledger.break_lock(env, deployment_id)
+    ws.ui.warn(f"{env}: lock of {info.holder} (deployment {info.deployment_id}) broken")
+    return {
+        "env": env,
+        "holder": info.holder,
+        "deployment_id": info.deployment_id,
+        "since": iso(info.since),
+    }

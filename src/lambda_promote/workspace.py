@@ -1,0 +1,114 @@
+"""Everything a command needs, assembled lazily from promote.yaml: the ledger, the artifact
+store, the target and the acting user. Commands ask for what they use, so ``status`` never
+imports a build tool and ``validate`` never opens a database.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambda_promote.model import FunctionRef
+
+if TYPE_CHECKING:
+    from lambda_promote.artifacts import ArtifactStore
+    from lambda_promote.config.schema import Config
+    from lambda_promote.ledger.sql import SqlLedger
+    from lambda_promote.targets.base import Target
+    from lambda_promote.ui import UI
+
+STATE_DIR = ".lambda-promote"
+
+
+def acting_user(explicit: str | None = None) -> str:
+    """DESIGN §4: ``--as``, else LAMBDA_PROMOTE_USER, else GITHUB_ACTOR, else the OS user.
+    Claimed, not proven: a team needs an authenticated gate (see README)."""
+    for candidate in (
+        explicit,
+        os.environ.get("LAMBDA_PROMOTE_USER"),
+        os.environ.get("GITHUB_ACTOR"),
+    ):
+        if candidate:
+            return candidate
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def lock_holder(actor: str) -> str:
+    """Who holds an environment lock: ``actor@host:pid``, so a lock left by a dead process
+    on this machine can be recognised as stale (see ``deploy.lock_is_stale``)."""
+    return f"{actor}@{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Workspace:
+    config: Config
+    ui: UI
+    actor: str
+    _closers: list[object] = field(default_factory=list)
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @cached_property
+    def ledger(self) -> SqlLedger:
+        from lambda_promote.ledger.sql import open_ledger
+
+        ledger = open_ledger(self.config.state, root=self.root)
+        self._closers.append(ledger)
+        return ledger
+
+    @cached_property
+    def store(self) -> ArtifactStore:
+        from lambda_promote.artifacts import open_store
+
+        return open_store(self.config.artifacts, root=self.root)
+
+    @cached_property
+    def target(self) -> Target:
+        if self.config.target == "local":
+            from lambda_promote.targets.local import LocalTarget
+
+            return LocalTarget(self.state_dir / "local", warn=self.ui.warn)
+        from lambda_promote.errors import UsageError
+
+        raise UsageError(
+            "the aws target is not available in this version yet",
+            hint="set `target: local` in promote.yaml to use the embedded emulator",
+        )
+
+    def function_ref(self, env: str, *, session_name: str = "lambda-promote") -> FunctionRef:
+        spec = self.config.environments[env]
+        fn = self.config.function
+        return FunctionRef(
+            env=env,
+            function_name=spec.function_name,
+            alias=spec.alias,
+            region=spec.region,
+            handler=fn.handler,
+            runtime=fn.runtime,
+            profile=spec.profile,
+            role_arn=spec.role_arn,
+            variables=dict(spec.variables),
+            timeout_seconds=spec.timeout_seconds,
+            memory_mb=spec.memory_mb,
+            session_name=session_name,
+        )
+
+    def close(self) -> None:
+        for closer in self._closers:
+            close = getattr(closer, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,93 @@
+"""An in-memory ``Target`` for unit tests: Lambda's version/alias/revision semantics, with
+switches to make versions unhealthy or calls fail. Implements targets.base.Target."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambda_promote.errors import ConflictError, TargetError
+from lambda_promote.model import AliasState, Artifact, FunctionRef, InvokeResult, PublishedVersion
+
+
+@dataclass
+class FakeTarget:
+    versions: list[PublishedVersion] = field(default_factory=list)
+    alias: dict[str, tuple[str, str]] = field(default_factory=dict)  # name → (version, rev)
+    unhealthy_digests: set[str] = field(default_factory=set)
+    unhealthy_versions: set[str] = field(default_factory=set)
+    fail_next: dict[str, Exception] = field(default_factory=dict)  # method name → error
+    firing_alarms: set[str] = field(default_factory=set)
+    calls: list[str] = field(default_factory=list)
+    _revisions: Any = field(default_factory=lambda: itertools.count(1))
+
+    # -- Target protocol ---------------------------------------------------------------
+    def alias_state(self, fn: FunctionRef) -> AliasState:
+        self._call("alias_state")
+        if fn.alias not in self.alias:
+            return AliasState(version=None)
+        version, rev = self.alias[fn.alias]
+        return AliasState(version=version, revision_id=rev, digest=self._digest(version))
+
+    def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
+        self._call("publish")
+        if self.versions and self.versions[-1].digest == artifact.digest:
+            return self.versions[-1]
+        published = PublishedVersion(version=str(len(self.versions) + 1), digest=artifact.digest)
+        self.versions.append(published)
+        return published
+
+    def point_alias(
+        self, fn: FunctionRef, version: str, *, expected_revision: str | None
+    ) -> AliasState:
+        self._call("point_alias")
+        current = self.alias.get(fn.alias)
+        if (current[1] if current else None) != expected_revision:
+            raise ConflictError(f"alias {fn.alias} changed (expected {expected_revision})")
+        rev = f"rev-{next(self._revisions)}"
+        self.alias[fn.alias] = (version, rev)
+        return AliasState(version=version, revision_id=rev, digest=self._digest(version))
+
+    def remove_alias(self, fn: FunctionRef, *, expected_revision: str) -> None:
+        self._call("remove_alias")
+        current = self.alias.get(fn.alias)
+        if current is None or current[1] != expected_revision:
+            raise ConflictError(f"alias {fn.alias} changed")
+        del self.alias[fn.alias]
+
+    def invoke(self, fn: FunctionRef, payload: Any, *, qualifier: str | None = None) -> InvokeResult:
+        self._call("invoke")
+        version = self.alias[fn.alias][0] if qualifier in (None, fn.alias) else str(qualifier)
+        if version in self.unhealthy_versions or self._digest(version) in self.unhealthy_digests:
+            return InvokeResult(
+                payload={"errorMessage": "boom", "errorType": "ValueError", "stackTrace": []},
+                function_error="Unhandled", latency_ms=3.0, version=version,
+            )
+        return InvokeResult(payload={"ok": True, "version": version}, latency_ms=2.0,
+                            version=version)
+
+    def list_versions(self, fn: FunctionRef) -> list[PublishedVersion]:
+        self._call("list_versions")
+        return list(self.versions)
+
+    def alarms_firing(self, fn: FunctionRef, alarm_names: list[str]) -> list[str]:
+        return [name for name in alarm_names if name in self.firing_alarms]
+
+    # -- helpers -----------------------------------------------------------------------
+    def live(self, alias: str = "live") -> str | None:
+        return self.alias[alias][0] if alias in self.alias else None
+
+    def _digest(self, version: str) -> str | None:
+        return next((v.digest for v in self.versions if v.version == version), None)
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        error = self.fail_next.pop(name, None)
+        if error is not None:
+            raise error
+
+
+def target_error(message: str = "the target refused") -> TargetError:
+    return TargetError(message)
