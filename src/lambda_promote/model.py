@@ -32,8 +32,11 @@ class DeploymentState(enum.StrEnum):
     @property
     def traffic_may_have_moved(self) -> bool:
         """States in which the alias may point at the new version, so a crash needs rollback."""
-        return self in {DeploymentState.SHIFTING, DeploymentState.VERIFYING,
-                        DeploymentState.ROLLING_BACK}
+        return self in {
+            DeploymentState.SHIFTING,
+            DeploymentState.VERIFYING,
+            DeploymentState.ROLLING_BACK,
+        }
 
 
 TERMINAL_STATES = frozenset(
@@ -173,3 +176,57 @@ class Deployment:
     @property
     def short_digest(self) -> str:
         return self.digest[:DIGEST_PREFIX_LEN]
+
+
+class RequestState(enum.StrEnum):
+    """An approval request's stored state. ``granted`` is not stored: it is computed by
+    ``gate.evaluate`` from the decisions, the rules and the clock."""
+
+    OPEN = "open"
+    REJECTED = "rejected"
+    CONSUMED = "consumed"  # admitted one deployment; never admits another (DESIGN §5.2)
+
+
+@dataclass(frozen=True)
+class ApprovalDecision:
+    reviewer: str
+    approve: bool
+    at: datetime
+    comment: str = ""
+    source: str = "builtin"  # builtin | github
+
+
+@dataclass
+class ApprovalRequest:
+    id: str
+    env: str
+    digest: str
+    requested_by: str
+    requested_at: datetime
+    expires_at: datetime
+    state: RequestState = RequestState.OPEN
+    built_by: str = ""
+    branch: str | None = None
+    decisions: list[ApprovalDecision] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    consumed_by: str | None = None
+
+    @property
+    def short_digest(self) -> str:
+        return self.digest[:DIGEST_PREFIX_LEN]
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One action, hash-chained to the one before (DESIGN §5.7)."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    env: str | None = None
+    digest: str | None = None
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    prev_hash: str = ""
+    hash: str = ""
