@@ -18,7 +18,10 @@ EventName = Literal["push", "pull_request", "workflow_dispatch"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # python-re: the default Rust regex engine rejects the look-ahead in ``Environment.alias``.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, regex_engine="python-re"
+    )
 
 
 class Expectation(_Strict):
