@@ -1,0 +1,342 @@
+"""The embedded local Lambda emulator (DESIGN §6): the target of ``demo`` and of laptops.
+
+It implements ``targets.base.Target`` on plain files, with Lambda's model::
+
+    <root>/<function_name>/.lock                      flock'ed around publish and alias writes
+    <root>/<function_name>/versions/<n>/code.zip      the artifact's bytes (sha256 = digest)
+    <root>/<function_name>/versions/<n>/code/         unpacked once at publish, then read-only
+    <root>/<function_name>/versions/<n>/meta.json     digest, description, created_at
+    <root>/<function_name>/aliases/<alias>.json       version, revision_id, updated_at
+
+A version directory appears whole (built aside, then renamed) and is never written again.
+Every alias write gets a fresh ``revision_id`` and is conditional on the one the caller read,
+like Lambda's ``RevisionId``, so two deployments cannot silently overwrite each other.
+
+Each invoke runs the handler in a child Python (``local_runtime.py``) of the function's runtime,
+with only Lambda's environment (no credentials of ours), a timeout that kills the child's whole
+process group, and Lambda-shaped results and logs. Unix only (flock, process groups).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lambda_promote.errors import ConflictError, TargetError
+from lambda_promote.model import AliasState, Artifact, FunctionRef, InvokeResult, PublishedVersion
+from lambda_promote.targets import local_runtime
+from lambda_promote.targets.local_process import (
+    _read_json,
+    _Request,
+    _run_child,
+    _write_json,
+    interpreter_for,
+)
+
+ACCOUNT_ID = "000000000000"  # the account Lambda ARNs name on the local target
+_LOG_TAIL_BYTES = 1024 * 1024  # a handler printing without end must not fill our memory
+_RUNTIME_SCRIPT = Path(local_runtime.__file__)
+# -I: no PYTHON* variables, no script dir on sys.path; -S: no site-packages (the handler sees
+# its zip and the standard library, as on Lambda); -B: the version dir is never written to.
+_CHILD_FLAGS = ("-I", "-S", "-B", "-u", "-X", "utf8")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,140}$")
+
+_log = logging.getLogger(__name__)
+
+
+class LocalTarget:
+    """Lambda on the local disk. Safe to share between threads and between processes."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        warn: Callable[[str], None] | None = None,
+        python_for: Callable[[str], str] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self._warn = warn or _log.warning
+        self._python_for = python_for
+        self._interpreters: dict[str, str] = {}
+        self._interpreters_lock = threading.Lock()
+
+    # --- versions and aliases -------------------------------------------------------------
+
+    def alias_state(self, fn: FunctionRef) -> AliasState:
+        alias = _read_json(self._alias_path(fn, fn.alias))
+        if alias is None:
+            return AliasState(version=None)
+        version = str(alias["version"])
+        meta = _read_json(self._version_dir(fn, version) / "meta.json")
+        digest = meta["digest"] if meta else None
+        return AliasState(version=version, revision_id=alias["revision_id"], digest=digest)
+
+    def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
+        versions = self._function_dir(fn) / "versions"
+        versions.mkdir(parents=True, exist_ok=True)
+        staging = versions / f".staging-{uuid.uuid4().hex}"
+        try:
+            # Built aside without the lock (copy and unzip may be slow), checked, then renamed.
+            _stage_version(staging, fn, artifact, Path(zip_path))
+            with _exclusive(self._function_dir(fn)):
+                latest = self._latest_meta(fn)
+                if latest is not None and latest["digest"] == artifact.digest.lower():
+                    # Lambda's publish_version returns the existing version for unchanged code.
+                    return _published(latest)
+                number = int(latest["version"]) + 1 if latest else 1
+                _write_json(staging / "meta.json", {**_read_meta(staging), "version": number})
+                os.rename(staging, versions / str(number))
+            return _published(_read_meta(versions / str(number)))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def point_alias(
+        self, fn: FunctionRef, version: str, *, expected_revision: str | None
+    ) -> AliasState:
+        meta = _read_json(self._version_dir(fn, version) / "meta.json")
+        if meta is None:
+            raise TargetError(
+                f"version {version} of {fn.function_name} does not exist on the local target",
+                hint="publish the artifact first; `lambda-promote history` lists known versions",
+            )
+        written = {"version": version, "revision_id": str(uuid.uuid4()), "updated_at": _now()}
+        self._swap_alias(fn, expected_revision, written)
+        return AliasState(version, revision_id=written["revision_id"], digest=meta["digest"])
+
+    def remove_alias(self, fn: FunctionRef, *, expected_revision: str) -> None:
+        self._swap_alias(fn, expected_revision, None)
+
+    def _swap_alias(
+        self, fn: FunctionRef, expected_revision: str | None, written: dict[str, Any] | None
+    ) -> None:
+        """Write (or with None delete) the alias only if its revision is still the expected
+        one, under the function's lock: Lambda's RevisionId guard."""
+        path = self._alias_path(fn, fn.alias)
+        with _exclusive(self._function_dir(fn)):
+            current = _read_json(path)
+            revision = current["revision_id"] if current else None
+            if revision != expected_revision:
+                raise ConflictError(
+                    f"the alias {fn.alias} of {fn.function_name} was changed by someone else "
+                    f"(revision {revision or 'none'}, expected {expected_revision or 'none'})",
+                    hint="another deployment may be running; check `lambda-promote status` "
+                    "and run the command again",
+                )
+            if written is None:
+                path.unlink()
+            else:
+                _write_json(path, written)
+
+    def list_versions(self, fn: FunctionRef) -> list[PublishedVersion]:
+        return [_published(_read_meta(self._version_dir(fn, str(n)))) for n in self._numbers(fn)]
+
+    def alarms_firing(self, fn: FunctionRef, alarm_names: list[str]) -> list[str]:
+        return []  # the local target has no CloudWatch: nothing is ever in ALARM
+
+    # --- invocation -----------------------------------------------------------------------
+
+    def invoke(
+        self, fn: FunctionRef, payload: Any, *, qualifier: str | None = None
+    ) -> InvokeResult:
+        started = time.monotonic()
+        qualifier = qualifier or fn.alias
+        version = self._resolve(fn, qualifier)
+        try:
+            event = json.loads(json.dumps(payload))
+        except (TypeError, ValueError) as exc:
+            raise TargetError(f"the payload is not JSON: {exc}", hint="use plain JSON") from None
+        request = _Request(
+            fn=fn,
+            version=version,
+            qualifier=qualifier,
+            code_dir=self._version_dir(fn, version) / "code",
+            interpreter=self._interpreter(fn.runtime),
+            request_id=str(uuid.uuid4()),
+        )
+        with tempfile.TemporaryDirectory(prefix="lambda-promote-invoke-") as workdir:
+            run = _run_child(request, event, Path(workdir))
+        answer, function_error, logs = local_runtime.lambda_answer(
+            run,
+            request_id=request.request_id,
+            version=version,
+            timeout_seconds=fn.timeout_seconds,
+            memory_mb=fn.memory_mb,
+        )
+        latency_ms = (time.monotonic() - started) * 1000
+        return InvokeResult(answer, function_error, logs, latency_ms=latency_ms, version=version)
+
+    def _resolve(self, fn: FunctionRef, qualifier: str) -> str:
+        """The version number an alias name, version number or ``$LATEST`` stands for."""
+        numbers = self._numbers(fn)
+        if not numbers:
+            raise TargetError(
+                f"{fn.function_name} has no published version on the local target ({self.root})",
+                hint=f"deploy to {fn.env} first",
+            )
+        if qualifier == "$LATEST":
+            return str(numbers[-1])
+        if qualifier.isdigit():
+            if int(qualifier) not in numbers:
+                raise TargetError(
+                    f"version {qualifier} of {fn.function_name} does not exist",
+                    hint=f"known versions: {', '.join(map(str, numbers))}",
+                )
+            return str(int(qualifier))
+        alias = _read_json(self._alias_path(fn, qualifier))
+        if alias is None:
+            raise TargetError(
+                f"the alias {qualifier} of {fn.function_name} does not exist on the local target",
+                hint=f"deploy to {fn.env} first",
+            )
+        return str(alias["version"])
+
+    def _interpreter(self, runtime: str) -> str:
+        with self._interpreters_lock:  # one probe and at most one warning per runtime
+            if runtime not in self._interpreters:
+                self._interpreters[runtime] = self._choose_interpreter(runtime)
+            return self._interpreters[runtime]
+
+    def _choose_interpreter(self, runtime: str) -> str:
+        if self._python_for is not None:
+            return self._python_for(runtime)
+        ours = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if runtime == f"python{ours}":
+            return sys.executable
+        found = interpreter_for(runtime, os.environ.get("PATH", os.defpath))
+        if found is None:
+            self._warn(
+                f"{runtime} not found on PATH; running the handler with Python {ours} "
+                f"({sys.executable}), so it may behave differently than on Lambda"
+            )
+        return found or sys.executable
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def _function_dir(self, fn: FunctionRef) -> Path:
+        return self.root / _checked_name(fn.function_name, "function name")
+
+    def _version_dir(self, fn: FunctionRef, version: str) -> Path:
+        if not version.isdigit():
+            raise TargetError(f"{version!r} is not a version number", hint="use 1, 2, 3, …")
+        return self._function_dir(fn) / "versions" / str(int(version))
+
+    def _alias_path(self, fn: FunctionRef, alias: str) -> Path:
+        return self._function_dir(fn) / "aliases" / f"{_checked_name(alias, 'alias')}.json"
+
+    def _numbers(self, fn: FunctionRef) -> list[int]:
+        versions = self._function_dir(fn) / "versions"
+        if not versions.is_dir():
+            return []
+        return sorted(int(p.name) for p in versions.iterdir() if p.name.isdigit())
+
+    def _latest_meta(self, fn: FunctionRef) -> dict[str, Any] | None:
+        numbers = self._numbers(fn)
+        return _read_meta(self._version_dir(fn, str(numbers[-1]))) if numbers else None
+
+
+def _stage_version(staging: Path, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> None:
+    """Copy, verify and unpack the artifact into ``staging``, ready to be renamed into place."""
+    staging.mkdir()
+    stored = staging / "code.zip"
+    try:
+        shutil.copyfile(zip_path, stored)
+    except OSError as exc:
+        raise TargetError(
+            f"cannot read the artifact {zip_path}: {exc.strerror}",
+            hint="build it again with `lambda-promote build`",
+        ) from None
+    # Hash the copy we keep, not the source, so a file changing under us cannot slip through.
+    actual = _sha256(stored)
+    if actual != artifact.digest.lower():
+        raise TargetError(
+            f"the artifact {zip_path} hashes to {actual[:12]}, not {artifact.short}: "
+            "refusing to publish bytes that are not the release",
+            hint="the file changed after it was built; fetch it again or rebuild it",
+        )
+    try:
+        with zipfile.ZipFile(stored) as archive:
+            archive.extractall(staging / "code")  # member paths are sanitised by zipfile
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise TargetError(
+            f"the artifact {artifact.short} is not a readable zip: {exc}",
+            hint="rebuild it with `lambda-promote build`",
+        ) from None
+    _make_read_only(staging / "code")
+    meta = {
+        "digest": artifact.digest.lower(),
+        "description": " ".join(filter(None, ["lambda-promote", artifact.digest, artifact.commit])),
+        "created_at": _now(),
+        "size": stored.stat().st_size,
+        "handler": fn.handler,
+        "runtime": fn.runtime,
+    }
+    _write_json(staging / "meta.json", meta)
+
+
+def _make_read_only(tree: Path) -> None:
+    # Files only: read-only directories would stop a user from deleting .lambda-promote/.
+    for path in tree.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(path.stat().st_mode & ~0o222)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _published(meta: dict[str, Any]) -> PublishedVersion:
+    return PublishedVersion(
+        version=str(meta["version"]),
+        digest=meta["digest"],
+        description=meta.get("description", ""),
+        created_at=datetime.fromisoformat(meta["created_at"]) if meta.get("created_at") else None,
+    )
+
+
+@contextlib.contextmanager
+def _exclusive(function_dir: Path) -> Iterator[None]:
+    """Hold the function's lock: other threads and processes wait (flock per open file)."""
+    function_dir.mkdir(parents=True, exist_ok=True)
+    with (function_dir / ".lock").open("a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _checked_name(name: str, what: str) -> str:
+    if not _NAME.match(name):
+        raise TargetError(
+            f"{name!r} is not a valid {what} for the local target",
+            hint="use letters, digits, '-' and '_' only",
+        )
+    return name
+
+
+def _read_meta(version_dir: Path) -> dict[str, Any]:
+    meta = _read_json(version_dir / "meta.json")
+    if meta is None:
+        raise TargetError(f"{version_dir} has no meta.json", hint="the version is damaged")
+    return {**meta, "version": meta.get("version", version_dir.name)}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
