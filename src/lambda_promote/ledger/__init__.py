@@ -1,1 +1,1 @@
-"""The ledger: releases, deployments, checks, locks (and later approvals and audit)."""
+"""The ledger: releases, deployments, checks, locks, approval requests and the audit trail."""
