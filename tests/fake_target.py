@@ -57,16 +57,21 @@ class FakeTarget:
             raise ConflictError(f"alias {fn.alias} changed")
         del self.alias[fn.alias]
 
-    def invoke(self, fn: FunctionRef, payload: Any, *, qualifier: str | None = None) -> InvokeResult:
+    def invoke(
+        self, fn: FunctionRef, payload: Any, *, qualifier: str | None = None
+    ) -> InvokeResult:
         self._call("invoke")
         version = self.alias[fn.alias][0] if qualifier in (None, fn.alias) else str(qualifier)
         if version in self.unhealthy_versions or self._digest(version) in self.unhealthy_digests:
             return InvokeResult(
                 payload={"errorMessage": "boom", "errorType": "ValueError", "stackTrace": []},
-                function_error="Unhandled", latency_ms=3.0, version=version,
+                function_error="Unhandled",
+                latency_ms=3.0,
+                version=version,
             )
-        return InvokeResult(payload={"ok": True, "version": version}, latency_ms=2.0,
-                            version=version)
+        return InvokeResult(
+            payload={"ok": True, "version": version}, latency_ms=2.0, version=version
+        )
 
     def list_versions(self, fn: FunctionRef) -> list[PublishedVersion]:
         self._call("list_versions")

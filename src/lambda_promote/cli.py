@@ -43,12 +43,15 @@ class Invocation:
     ui: UI
     _workspace: Workspace | None = None
 
-    def workspace(self) -> Workspace:
+    def workspace(self, *, check_source: bool = False) -> Workspace:
+        """The loaded config and its parts. ``check_source`` also checks the function's
+        source folder and handler: only commands that build need it, so a broken ``src/``
+        never blocks an emergency rollback."""
         if self._workspace is None:
             from lambda_promote.config import load_config
             from lambda_promote.workspace import Workspace
 
-            config = load_config(self.config_path)
+            config = load_config(self.config_path, check_source=check_source)
             self._workspace = Workspace(config=config, ui=self.ui, actor=self.actor())
         return self._workspace
 
@@ -193,6 +196,7 @@ def _command_name() -> str:
 
 # Commands live in their own module so this one stays a thin frame.
 from lambda_promote import commands as _commands  # noqa: E402, F401
+from lambda_promote import commands_gate as _commands_gate  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from lambda_promote.cli import Invocation, Outcome, command
@@ -30,7 +32,9 @@ def validate_command(inv: Invocation) -> Outcome:
 
     report = validate(inv.config_path)
     for warning in report.warnings:
-        inv.ui.warn(f"{warning.location}: {warning.message}")
+        inv.ui.warn(str(warning))
+        if warning.hint:
+            inv.ui.detail(f"hint: {warning.hint}")
     config = report.config
     inv.ui.ok(
         f"{inv.config_path}: valid — project {config.project}, target {config.target}, "
@@ -40,7 +44,7 @@ def validate_command(inv: Invocation) -> Outcome:
         data={
             "project": config.project,
             "environments": list(config.environments),
-            "warnings": [f"{w.location}: {w.message}" for w in report.warnings],
+            "warnings": [str(w) for w in report.warnings],
         }
     )
 
@@ -51,7 +55,7 @@ def build_command(inv: Invocation) -> Outcome:
     from lambda_promote import service
     from lambda_promote.render import artifact_json
 
-    result = service.build(inv.workspace())
+    result = service.build(inv.workspace(check_source=True))
     art = result.artifact
     inv.ui.ok(f"artifact {art.short} ({art.size:,} bytes){' — cached' if result.cached else ''}")
     return Outcome(data={"artifact": artifact_json(art, cached=result.cached)}, text=art.digest)
@@ -65,7 +69,7 @@ def deploy_command(inv: Invocation, env: str, digest: str | None) -> Outcome:
     from lambda_promote import service
     from lambda_promote.render import deployment_lines
 
-    dep = service.deploy(inv.workspace(), env, artifact=digest)
+    dep = service.deploy(inv.workspace(check_source=digest is None), env, artifact=digest)
     for line in deployment_lines(dep)[1:4]:
         inv.ui.detail(line.strip())
     return Outcome(data={"deployment": dep}, text=dep.id)
@@ -164,3 +168,18 @@ def unlock_command(inv: Invocation, env: str, deployment_id: str) -> Outcome:
     from lambda_promote import service
 
     return Outcome(data={"unlocked": service.unlock(inv.workspace(), env, deployment_id)})
+
+
+@command("demo")
+@click.option("--keep", type=click.Path(path_type=Path, file_okay=False), help="Use this folder.")
+def demo_command(inv: Invocation, keep: Path | None) -> Outcome:
+    """The whole story on the local target in a temporary folder; no AWS needed."""
+    from lambda_promote.demo import run_demo
+
+    steps, folder = run_demo(inv.ui, keep=keep)
+    state = folder / ".lambda-promote"
+    inv.ui.ok(f"all {len(steps)} steps behaved as expected")
+    inv.ui.detail(f"project:  {folder}")
+    inv.ui.detail(f"ledger:   {state / 'state.db'}  (try: cd {folder} && lambda-promote history)")
+    inv.ui.detail(f"reports:  {state / 'reports'}")
+    return Outcome(data={"steps": steps, "folder": str(folder)})

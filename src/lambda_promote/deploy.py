@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from lambda_promote import checks as health
 from lambda_promote.config.schema import Environment
@@ -46,6 +48,14 @@ from lambda_promote.targets.base import Target
 S = DeploymentState
 
 
+def crash_point(name: str) -> None:
+    """Fault injection for the crash-recovery tests: with LAMBDA_PROMOTE_CRASH_AT=NAME the
+    process kills itself (SIGKILL, no cleanup) right after the step NAME, as a power cut
+    would. Unset in normal use; costs one dictionary lookup."""
+    if os.environ.get("LAMBDA_PROMOTE_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def new_deployment_id() -> str:
     return f"d-{secrets.token_hex(4)}"
 
@@ -65,12 +75,12 @@ def lock_is_stale(info: LockInfo, *, host: str | None = None) -> bool:
     return False
 
 
-class Progress:
+class Progress(Protocol):
     """What the state machine says while it works (the CLI passes its UI)."""
 
-    def step(self, message: str) -> None: ...
-    def ok(self, message: str) -> None: ...
-    def warn(self, message: str) -> None: ...
+    def step(self, message: str, /) -> None: ...
+    def ok(self, message: str, /) -> None: ...
+    def warn(self, message: str, /) -> None: ...
 
 
 @dataclass
@@ -85,11 +95,21 @@ class Deployer:
 
     # --- deploy --------------------------------------------------------------------------
     def deploy(
-        self, fn: FunctionRef, env: Environment, artifact: Artifact, zip_path: Path
+        self,
+        fn: FunctionRef,
+        env: Environment,
+        artifact: Artifact,
+        zip_path: Path,
+        *,
+        admit: Callable[[str], None] | None = None,
     ) -> Deployment:
+        """Make ``artifact`` live in ``fn.env``. ``admit(deployment_id)`` runs under the lock
+        before anything is recorded: the gate, which raises to refuse or consumes its approval."""
         dep_id = self.new_id()
         with self._locked(fn.env, dep_id):
             self._resolve_unfinished(fn, env)
+            if admit is not None:
+                admit(dep_id)
             alias = self.target.alias_state(fn)
             dep = self.journal.open(
                 Deployment(
@@ -123,6 +143,7 @@ class Deployer:
             published = self.target.publish(fn, artifact, zip_path)
         except PromoteError as error:
             return self.journal.move(dep, S.FAILED, note="publish failed", error=error.message)
+        crash_point("publish")
         if published.version == alias.version:
             return self._verify_unchanged(dep, fn, env, published.version)
         dep = self.journal.move(dep, S.SHIFTING, version=published.version)
@@ -138,6 +159,7 @@ class Deployer:
             if self.target.alias_state(fn).version != published.version:
                 return self.journal.move(dep, S.FAILED, note="alias unchanged", error=error.message)
             return self._roll_back(dep, fn, env, cause=error.message)
+        crash_point("shift")
         try:
             return self._verify_new(dep, fn, env, shifted)
         except BaseException as error:

@@ -123,7 +123,8 @@ def evaluate(rule: Approval, request: ApprovalRequest, now: datetime) -> GateVer
         )
     missing = []
     if len(approvers) < rule.min_approvals:
-        still = [r for r in rule.reviewers if r not in approvers]
+        excluded = {request.requested_by, request.built_by} if rule.prevent_self_review else set()
+        still = [r for r in rule.reviewers if r not in approvers and r not in excluded]
         missing.append(
             f"{len(approvers)} of {rule.min_approvals} approvals; may still approve: "
             f"{', '.join(still) or 'nobody (the reviewer list is exhausted)'}"

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from lambda_promote.ledger.base import Ledger
 from lambda_promote.model import CheckResult, Deployment, DeploymentState
 
-
-class Listener(Protocol):
-    def __call__(self, event: str, deployment: Deployment, details: dict[str, Any]) -> None: ...
+# (event, deployment, details): e.g. ("deployment.rolled_back", dep, {"note": …})
+Listener = Callable[[str, Deployment, dict[str, Any]], None]
 
 
 @dataclass

@@ -16,6 +16,7 @@ from lambda_promote.workspace import Workspace, lock_holder
 if TYPE_CHECKING:
     from lambda_promote.build import BuildResult
     from lambda_promote.deploy import Deployer
+    from lambda_promote.journal import Listener
 
 
 def build(ws: Workspace) -> BuildResult:
@@ -23,6 +24,17 @@ def build(ws: Workspace) -> BuildResult:
 
     result = build_artifact(ws.config, store=ws.store, builder=ws.actor, progress=ws.ui.step)
     ws.ledger.record_artifact(result.artifact)
+    art = result.artifact
+    ws.audit(
+        "artifact.built",
+        digest=art.digest,
+        details={
+            "cached": result.cached,
+            "size": art.size,
+            "commit": art.commit,
+            "branch": art.branch,
+        },
+    )
     return result
 
 
@@ -32,6 +44,7 @@ def deployer(ws: Workspace) -> Deployer:
 
     journal = Journal(
         ws.ledger,
+        listeners=[audit_listener(ws)],
         on_listener_error=lambda event, error: ws.ui.warn(f"while recording {event}: {error}"),
     )
     return Deployer(
@@ -44,22 +57,58 @@ def deployer(ws: Workspace) -> Deployer:
     )
 
 
+def audit_listener(ws: Workspace) -> Listener:
+    """Every deployment step becomes an audit event (DESIGN §5.7)."""
+
+    def record(event: str, dep: Deployment, details: dict[str, Any]) -> None:
+        ws.audit(
+            event,
+            env=dep.env,
+            digest=dep.digest,
+            reason=dep.reason,
+            details={
+                "deployment": dep.id,
+                "kind": dep.kind.value,
+                "state": dep.state.value,
+                "version": dep.version,
+                "previous_version": dep.previous_version,
+                **details,
+            },
+        )
+
+    return record
+
+
 def artifact_for_deploy(ws: Workspace, env: str, digest: str | None) -> tuple[Artifact, Path]:
-    """The artifact to deploy and its bytes, re-hashed before anything is written (§5.1)."""
-    if digest is None:
+    """The artifact to deploy and its bytes, re-hashed before anything is written (§5.1):
+    promoted from the source env, named by ``--artifact``, or built now."""
+    from lambda_promote import promotion
+
+    if ws.config.environments[env].promote_from:
+        artifact = promotion.promotable_artifact(ws, env, digest)
+    elif digest is None:
         artifact = build(ws).artifact
     else:
-        artifact = ws.store.get(ws.store.resolve(digest))
-        ws.ledger.record_artifact(artifact)
+        artifact = ws.store.resolve(digest)
+    ws.ledger.record_artifact(artifact)
     return artifact, ws.store.verified_path(artifact.digest)
 
 
 def deploy(ws: Workspace, env: str, *, artifact: str | None) -> Deployment:
+    from lambda_promote import promotion
     from lambda_promote.deploy import raise_for_outcome
 
     spec = require_env(ws.config, env)
     chosen, zip_path = artifact_for_deploy(ws, env, artifact)
-    dep = deployer(ws).deploy(ws.function_ref(env), spec, chosen, zip_path)
+    promotion.admission(ws, env, chosen)  # fail fast, before the lock
+
+    def admit(deployment_id: str) -> None:
+        # Again under the lock, so two deployments cannot consume one approval.
+        request = promotion.admission(ws, env, chosen)
+        if request is not None:
+            promotion.consume(ws, request, deployment_id)
+
+    dep = deployer(ws).deploy(ws.function_ref(env), spec, chosen, zip_path, admit=admit)
     return raise_for_outcome(ws.ledger.get_deployment(dep.id) or dep)
 
 
@@ -71,22 +120,16 @@ def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deploym
     spec = require_env(ws.config, env)
     fn = ws.function_ref(env)
     runner = deployer(ws)
-    recovered = runner.recover(fn, spec)
-    if recovered:
-        # The interrupted deployment was just undone: that *is* the rollback the user asked for.
+    undone = [d for d in runner.recover(fn, spec) if d.state is not DeploymentState.FAILED]
+    if undone:
+        # An interrupted deployment had moved traffic and was just rolled back: that *is*
+        # the rollback the user asked for, so do not go one version further.
         ws.ui.warn(f"{env}: an interrupted deployment was rolled back; not rolling back further")
-        return raise_for_outcome_of_recovery(recovered[-1])
+        last = undone[-1]
+        return last if last.state is DeploymentState.ROLLED_BACK else raise_for_outcome(last)
     version, digest = rollback_target(ws, env, to)
     dep = runner.rollback_to(fn, spec, version=version, digest=digest, reason=reason or "manual")
     return raise_for_outcome(ws.ledger.get_deployment(dep.id) or dep)
-
-
-def raise_for_outcome_of_recovery(dep: Deployment) -> Deployment:
-    from lambda_promote.deploy import raise_for_outcome
-
-    if dep.state in (DeploymentState.ROLLED_BACK, DeploymentState.FAILED):
-        return dep
-    return raise_for_outcome(dep)
 
 
 def rollback_target(ws: Workspace, env: str, to: str | None) -> tuple[str, str]:
@@ -143,10 +186,11 @@ def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
     from lambda_promote.deploy import lock_is_stale
     from lambda_promote.render import iso
 
-    names = [require_env(ws.config, env) and env] if env else list(ws.config.environments)
+    if env:
+        require_env(ws.config, env)
+    names = [env] if env else list(ws.config.environments)
     result = []
     for name in names:
-        assert name is not None
         fn = ws.function_ref(name)
         alias = ws.target.alias_state(fn)
         live = _deployment_of(ws, name, alias.version)

@@ -47,8 +47,8 @@ class UI:
 
     def error(self, message: str, hint: str = "") -> None:
         self._say("error", message)
-        if hint:
-            self._say_plain(f"  hint: {hint}")
+        for number, line in enumerate(hint.splitlines()):
+            self._say_plain(f"  {'hint: ' if number == 0 else '      '}{line}")
 
     def loud(self, message: str) -> None:
         """For the one situation that needs a person now: a rollback that failed."""

@@ -9,11 +9,12 @@ import getpass
 import os
 import socket
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from lambda_promote.model import FunctionRef
+from lambda_promote.model import AuditEvent, FunctionRef
 
 if TYPE_CHECKING:
     from lambda_promote.artifacts import ArtifactStore
@@ -41,6 +42,18 @@ def acting_user(explicit: str | None = None) -> str:
         return "unknown"
 
 
+def state_url(configured: str) -> str:
+    """LAMBDA_PROMOTE_STATE overrides ``state``, so a team's PostgreSQL URL (with its
+    password) can come from a CI secret instead of the file."""
+    return os.environ.get("LAMBDA_PROMOTE_STATE") or configured
+
+
+def audit_key() -> bytes | None:
+    """The HMAC key of the audit chain, from LAMBDA_PROMOTE_AUDIT_KEY (never stored)."""
+    key = os.environ.get("LAMBDA_PROMOTE_AUDIT_KEY")
+    return key.encode() if key else None
+
+
 def lock_holder(actor: str) -> str:
     """Who holds an environment lock: ``actor@host:pid``, so a lock left by a dead process
     on this machine can be recognised as stale (see ``deploy.lock_is_stale``)."""
@@ -66,7 +79,7 @@ class Workspace:
     def ledger(self) -> SqlLedger:
         from lambda_promote.ledger.sql import open_ledger
 
-        ledger = open_ledger(self.config.state, root=self.root)
+        ledger = open_ledger(state_url(self.config.state), root=self.root)
         self._closers.append(ledger)
         return ledger
 
@@ -105,6 +118,34 @@ class Workspace:
             timeout_seconds=spec.timeout_seconds,
             memory_mb=spec.memory_mb,
             session_name=session_name,
+        )
+
+    def audit(
+        self,
+        action: str,
+        *,
+        env: str | None = None,
+        digest: str | None = None,
+        reason: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Append one event to the hash-chained audit trail (DESIGN §5.7)."""
+        from lambda_promote.audit import chain
+
+        at = datetime.now(UTC)
+        key = audit_key()
+        return self.ledger.append_audit(
+            lambda previous: chain(
+                previous,
+                at=at,
+                actor=self.actor,
+                action=action,
+                env=env,
+                digest=digest,
+                reason=reason,
+                details=details,
+                key=key,
+            )
         )
 
     def close(self) -> None:

@@ -16,16 +16,27 @@ T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 def trail(n: int = 5, key: bytes | None = None) -> list[AuditEvent]:
     events: list[AuditEvent] = []
     for i in range(n):
-        events.append(chain(events[-1] if events else None, at=T0 + timedelta(minutes=i),
-                            actor="alice", action=f"step-{i + 1}", env="staging",
-                            digest="a" * 64, details={"i": i}, key=key))
+        events.append(
+            chain(
+                events[-1] if events else None,
+                at=T0 + timedelta(minutes=i),
+                actor="alice",
+                action=f"step-{i + 1}",
+                env="staging",
+                digest="a" * 64,
+                details={"i": i},
+                key=key,
+            )
+        )
     return events
 
 
 def test_an_intact_chain_verifies() -> None:
     events = trail()
     result = verify(events, key=None, head=events[-1].hash)
-    assert result.ok and result.count == 5 and result.head == events[-1].hash
+    assert result.ok
+    assert result.count == 5
+    assert result.head == events[-1].hash
 
 
 @pytest.mark.parametrize(
@@ -49,17 +60,26 @@ def test_rehashing_an_edit_without_the_key_is_caught() -> None:
     key = b"secret"
     events = trail(key=key)
     forged = replace(events[1], actor="mallory")
-    forged = chain(events[0], at=forged.at, actor="mallory", action=forged.action,
-                   env=forged.env, digest=forged.digest, details=forged.details)  # no key
+    forged = chain(
+        events[0],
+        at=forged.at,
+        actor="mallory",
+        action=forged.action,
+        env=forged.env,
+        digest=forged.digest,
+        details=forged.details,
+    )  # no key
     result = verify([events[0], forged, *events[2:]], key=key)
-    assert not result.ok and result.first_bad == 2
+    assert not result.ok
+    assert result.first_bad == 2
 
 
 def test_a_truncated_tail_is_caught_against_the_recorded_head() -> None:
     events = trail()
     assert verify(events[:3], key=None).ok  # looks fine on its own …
     result = verify(events[:3], key=None, head=events[-1].hash)  # … but not against the head
-    assert not result.ok and "removed from the end" in result.problem
+    assert not result.ok
+    assert "removed from the end" in result.problem
 
 
 def test_an_older_head_is_still_in_the_chain() -> None:

@@ -23,7 +23,9 @@ from lambda_promote.model import Artifact, DeploymentKind, DeploymentState, Func
 
 S = DeploymentState
 FN = FunctionRef(env="staging", function_name="fn-staging", alias="live")
-ENV = Environment(function_name="fn-staging", checks=[Check(name="ping", expect={"body": {"ok": True}})])
+ENV = Environment(
+    function_name="fn-staging", checks=[Check(name="ping", expect={"body": {"ok": True}})]
+)
 
 
 class Quiet:
@@ -54,8 +56,14 @@ def deployer(ledger: MemoryLedger, target: FakeTarget, events: list[str] | None 
     journal = Journal(ledger)
     if events is not None:
         journal.listeners.append(lambda event, dep, details: events.append(event))
-    return Deployer(ledger=ledger, target=target, journal=journal, actor="alice",
-                    holder="alice@elsewhere:1", progress=Quiet())
+    return Deployer(
+        ledger=ledger,
+        target=target,
+        journal=journal,
+        actor="alice",
+        holder="alice@elsewhere:1",
+        progress=Quiet(),
+    )
 
 
 def deploy(d: Deployer, n: int, env: Environment = ENV):
@@ -85,7 +93,8 @@ def test_a_failing_check_rolls_back_to_the_previous_version_and_verifies_it(ledg
     dep = deploy(d, 2)
     assert dep.state is S.ROLLED_BACK
     assert target.live() == "1"
-    assert dep.rollback is not None and dep.rollback["verified"] is True
+    assert dep.rollback is not None
+    assert dep.rollback["verified"] is True
     assert states(ledger, dep.id)[-3:] == ["verifying", "rolling_back", "rolled_back"]
     stored = ledger.get_deployment(dep.id)
     assert stored is not None
@@ -169,8 +178,9 @@ def test_a_lock_of_a_dead_process_on_this_host_is_broken(ledger, target):
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    ledger.acquire_lock("staging", holder=f"bob@{socket.gethostname()}:{child.pid}",
-                        deployment_id="d-dead")
+    ledger.acquire_lock(
+        "staging", holder=f"bob@{socket.gethostname()}:{child.pid}", deployment_id="d-dead"
+    )
     dep = deploy(deployer(ledger, target), 1)
     assert dep.state is S.SUCCEEDED
 
@@ -181,8 +191,15 @@ def test_interrupted_deployment_is_rolled_back_by_the_next_one(ledger, target):
     # Simulate a process that died with the alias on version 2, in `verifying`.
     dead = deploy(d, 2)
     ledger_dep = ledger.create_deployment(
-        type(dead)(id="d-dead", env="staging", digest=artifact(3).digest, state=S.PENDING,
-                   actor="bob", previous_version="2", previous_digest=artifact(2).digest)
+        type(dead)(
+            id="d-dead",
+            env="staging",
+            digest=artifact(3).digest,
+            state=S.PENDING,
+            actor="bob",
+            previous_version="2",
+            previous_digest=artifact(2).digest,
+        )
     )
     target.publish(FN, artifact(3), Path("x"))
     ledger.transition(ledger_dep.id, S.PUBLISHING)
@@ -192,7 +209,8 @@ def test_interrupted_deployment_is_rolled_back_by_the_next_one(ledger, target):
 
     resolved = d.recover(FN, ENV)
     assert [r.state for r in resolved] == [S.ROLLED_BACK]
-    assert resolved[0].rollback is not None and resolved[0].rollback["reason"] == "interrupted"
+    assert resolved[0].rollback is not None
+    assert resolved[0].rollback["reason"] == "interrupted"
     assert target.live() == "2"
     assert ledger.unfinished("staging") == []
 
@@ -204,6 +222,7 @@ def test_manual_rollback_moves_the_alias_and_verifies(ledger, target):
     dep = d.rollback_to(FN, ENV, version="1", digest=artifact(1).digest, reason="bad numbers")
     assert dep.state is S.SUCCEEDED
     assert dep.kind is DeploymentKind.ROLLBACK
-    assert dep.previous_version == "2" and dep.version == "1"
+    assert dep.previous_version == "2"
+    assert dep.version == "1"
     assert target.live() == "1"
     assert (dep.rollback or {})["reason"] == "bad numbers"

@@ -10,10 +10,22 @@ from lambda_promote.recovery import Action, decide
 S = DeploymentState
 
 
-def interrupted(state: S, *, version: str | None = "2", previous: str | None = "1",
-                kind: DeploymentKind = DeploymentKind.DEPLOY) -> Deployment:
-    return Deployment(id="d-1", env="staging", digest="a" * 64, state=state, kind=kind,
-                      version=version, previous_version=previous)
+def interrupted(
+    state: S,
+    *,
+    version: str | None = "2",
+    previous: str | None = "1",
+    kind: DeploymentKind = DeploymentKind.DEPLOY,
+) -> Deployment:
+    return Deployment(
+        id="d-1",
+        env="staging",
+        digest="a" * 64,
+        state=state,
+        kind=kind,
+        version=version,
+        previous_version=previous,
+    )
 
 
 @pytest.mark.parametrize(

@@ -37,12 +37,21 @@ def test_no_match_says_so() -> None:
 
 def test_github_variables() -> None:
     assert event_from_github({}) is None
-    assert event_from_github({"GITHUB_EVENT_NAME": "push", "GITHUB_REF_NAME": "main"}) == \
-        Event("push", "main")
-    assert event_from_github({"GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF_NAME": "7/merge",
-                              "GITHUB_BASE_REF": "main"}) == Event("pull_request", "main")
+    assert event_from_github({"GITHUB_EVENT_NAME": "push", "GITHUB_REF_NAME": "main"}) == Event(
+        "push", "main"
+    )
+    assert event_from_github(
+        {
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_REF_NAME": "7/merge",
+            "GITHUB_BASE_REF": "main",
+        }
+    ) == Event("pull_request", "main")
 
 
 def test_promotion_order_puts_sources_first() -> None:
     assert promotion_order({"production": "staging", "staging": None, "dr": "production"}) == [
-        "staging", "production", "dr"]
+        "staging",
+        "production",
+        "dr",
+    ]

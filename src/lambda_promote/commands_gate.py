@@ -1,0 +1,176 @@
+"""The gate's commands (DESIGN §4): request-approval, approve, reject, run, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lambda_promote.cli import Invocation, Outcome, command
+from lambda_promote.model import ApprovalRequest
+
+
+def request_json(request: ApprovalRequest, verdict: Any = None) -> dict[str, Any]:
+    from lambda_promote.render import iso
+
+    body: dict[str, Any] = {
+        "id": request.id,
+        "env": request.env,
+        "digest": request.digest,
+        "state": verdict.state if verdict is not None else request.state.value,
+        "expires_at": iso(request.expires_at),
+        "requested_by": request.requested_by,
+        "requested_at": iso(request.requested_at),
+        "decisions": [
+            {"reviewer": d.reviewer, "approve": d.approve, "comment": d.comment, "at": iso(d.at)}
+            for d in request.decisions
+        ],
+        "evidence": request.evidence,
+    }
+    if verdict is not None:
+        body["missing"] = list(verdict.missing)
+    return body
+
+
+@command("request-approval")
+@click.argument("env")
+@click.option(
+    "--artifact", "digest", metavar="DIGEST", help="Default: the latest success upstream."
+)
+def request_approval_command(inv: Invocation, env: str, digest: str | None) -> Outcome:
+    """Open an approval request for an artifact entering ENV, with the evidence reviewers need."""
+    from lambda_promote import gate, promotion
+
+    ws = inv.workspace()
+    request = promotion.request_approval(ws, env, digest)
+    verdict = gate.evaluate(promotion.approval_rule(ws, env), request, promotion.now())
+    inv.ui.ok(
+        f"approval request {request.id}: {env} ← {request.short_digest} "
+        f"(expires {request.expires_at:%Y-%m-%d %H:%M} UTC)"
+    )
+    for line in _evidence_lines(request):
+        inv.ui.detail(line)
+    inv.ui.detail(f"approve with: lambda-promote approve {request.id} --env {env}")
+    return Outcome(data={"approval_request": request_json(request, verdict)}, text=request.id)
+
+
+def _evidence_lines(request: ApprovalRequest) -> list[str]:
+    ev = request.evidence
+    lines = [
+        f"built by {ev.get('built_by')} from {ev.get('branch') or '?'} "
+        f"@ {(ev.get('commit') or '?')[:12]}",
+        f"a rollback would restore version {ev.get('rollback_restores') or '(none)'}",
+    ]
+    source = ev.get("source")
+    if source:
+        passed = sum(1 for c in source["checks"] if c["ok"])
+        lines.append(
+            f"{source['env']}: {passed}/{len(source['checks'])} checks passed "
+            f"(deployment {source['deployment']})"
+        )
+    lines += [f"  {c}" for c in ev.get("commits", [])[:10]]
+    return lines
+
+
+def _decide(inv: Invocation, ref: str, env: str, comment: str, *, approve: bool) -> Outcome:
+    from lambda_promote import promotion
+
+    request, verdict = promotion.decide(inv.workspace(), ref, env, approve=approve, comment=comment)
+    word = "approved" if approve else "rejected"
+    inv.ui.ok(
+        f"{inv.workspace().actor} {word} {request.id} ({env} ← {request.short_digest}); "
+        f"request is now {verdict.state}"
+    )
+    for missing in verdict.missing:
+        inv.ui.detail(missing)
+    return Outcome(data={"approval_request": request_json(request, verdict)}, text=verdict.state)
+
+
+@command("approve")
+@click.argument("ref", metavar="REQUEST|DIGEST")
+@click.option("--env", required=True, help="The environment the request is for.")
+@click.option("--comment", default="", help="Kept with the decision.")
+def approve_command(inv: Invocation, ref: str, env: str, comment: str) -> Outcome:
+    """Approve a request (as a reviewer listed for ENV)."""
+    return _decide(inv, ref, env, comment, approve=True)
+
+
+@command("reject")
+@click.argument("ref", metavar="REQUEST|DIGEST")
+@click.option("--env", required=True, help="The environment the request is for.")
+@click.option("--comment", default="", help="Why; kept with the decision.")
+def reject_command(inv: Invocation, ref: str, env: str, comment: str) -> Outcome:
+    """Reject a request; one rejection closes it."""
+    return _decide(inv, ref, env, comment, approve=False)
+
+
+@command("run")
+@click.option(
+    "--event", "event_name", type=click.Choice(["push", "pull_request", "workflow_dispatch"])
+)
+@click.option("--branch", help="Pushed branch, or a pull request's base branch.")
+@click.option("--env", "env", help="With workflow_dispatch: the environment to deploy.")
+def run_command(
+    inv: Invocation, event_name: str | None, branch: str | None, env: str | None
+) -> Outcome:
+    """Do what promote.yaml's triggers say for an event (default: GitHub's)."""
+    from lambda_promote import runner
+
+    event = runner.resolve_event(event_name, branch, env)
+    result = runner.run(inv.workspace(check_source=True), event)
+    if not result.plan.environments:
+        inv.ui.ok(result.plan.why)
+    return Outcome(
+        data={
+            "event": {"name": event.name, "branch": event.branch, "env": event.env},
+            "environments": list(result.plan.environments),
+            "deployments": result.deployments,
+        },
+        text="\n".join(d.id for d in result.deployments) or None,
+    )
+
+
+@command("audit")
+@click.option("--env", help="Only events of this environment.")
+@click.option(
+    "--verify", is_flag=True, help="Check the hash chain; exit 1 naming the first bad event."
+)
+@click.option("--head", metavar="HASH", help="With --verify: the head a report recorded.")
+def audit_command(inv: Invocation, env: str | None, verify: bool, head: str | None) -> Outcome:
+    """The audit trail; --verify checks that nothing was edited, removed or reordered."""
+    from lambda_promote.audit import verify as verify_chain
+    from lambda_promote.errors import PromoteError
+    from lambda_promote.render import iso
+    from lambda_promote.workspace import audit_key
+
+    ws = inv.workspace()
+    events = ws.ledger.audit_events()
+    if verify:
+        result = verify_chain(events, key=audit_key(), head=head)
+        if not result.ok:
+            raise PromoteError(
+                f"audit trail broken at event {result.first_bad}: {result.problem}",
+                hint="the ledger was changed outside lambda-promote; compare with a backup or "
+                "a report's chain head",
+                code="audit_broken",
+                payload={
+                    "audit": {
+                        "ok": False,
+                        "count": result.count,
+                        "first_bad": result.first_bad,
+                        "problem": result.problem,
+                    }
+                },
+            )
+        inv.ui.ok(f"audit trail intact: {result.count} events, head {result.head[:16]}…")
+        return Outcome(
+            data={"audit": {"ok": True, "count": result.count, "head": result.head}},
+            text=result.head,
+        )
+    shown = [e for e in events if env is None or e.env == env]
+    lines = [
+        f"{e.seq:>5} {iso(e.at)} {e.actor:<14} {e.action:<24} {e.env or '-':<11} "
+        f"{(e.digest or '')[:12]} {e.reason}"
+        for e in shown
+    ]
+    return Outcome(data={"events": shown}, text="\n".join(lines) or "no events yet")
