@@ -44,6 +44,16 @@ environments:
         payload: {{action: ping}}
         expect: {{body: {{ok: true}}}}
         max_latency_ms: 20000
+  eu-production:
+    function_name: tiny-eu-production
+    promote_from: staging
+    approval:
+      reviewers: [lead, ops]
+    checks:
+      - name: ping
+        payload: {{action: ping}}
+        expect: {{body: {{ok: true}}}}
+        max_latency_ms: 20000
 triggers:
   - {{event: push, branches: [develop], deploy: [staging]}}
   - {{event: push, branches: [main], deploy: [staging, production]}}
@@ -74,6 +84,17 @@ class Project:
     @property
     def flag(self) -> Path:
         return self.root / "all-broken.flag"
+
+    def sql(self, statement: str, *params: object) -> list[tuple[object, ...]]:
+        """Read or change the SQLite ledger directly, as someone with file access could."""
+        import sqlite3
+
+        with sqlite3.connect(self.root / ".lambda-promote" / "state.db") as db:
+            return db.execute(statement, params).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        tables = ("deployments", "approval_requests", "approval_decisions", "audit_events")
+        return {t: int(self.sql(f"select count(*) from {t}")[0][0]) for t in tables}
 
     def release(self, name: str, *, broken: bool = False, sleep: float = 0) -> None:
         app = APP.format(release=name, broken=broken, sleep=sleep)
@@ -114,12 +135,17 @@ class Project:
         )
 
 
-def make_project(root: Path, *, state: str | None = None, timeout: int = 30) -> Project:
+def make_project(
+    root: Path, *, state: str | None = None, timeout: int = 30, edits: dict[str, str] | None = None
+) -> Project:
     (root / "src").mkdir(parents=True)
     project = Project(root)
     config = CONFIG.format(
         state=state or "sqlite:///.lambda-promote/state.db", timeout=timeout, flag=project.flag
     )
+    for old, new in (edits or {}).items():
+        assert old in config, old
+        config = config.replace(old, new, 1)
     (root / "promote.yaml").write_text(textwrap.dedent(config))
     project.release("r1")
     return project

@@ -131,7 +131,7 @@ class Demo:
 
     # --- steps -------------------------------------------------------------------------------
     def step(self, title: str, expect_exit: int, action: Callable[[], Any]) -> str:
-        self.ui.step(title)
+        self.ui.step(f"[{len(self.steps) + 1}] {title}")
         try:
             result = action()
             got, note = 0, str(result) if result is not None else ""

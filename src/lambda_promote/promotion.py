@@ -11,12 +11,13 @@ from __future__ import annotations
 import secrets
 import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from lambda_promote import gate
 from lambda_promote.config.loader import require_env
 from lambda_promote.config.schema import Approval, Environment
-from lambda_promote.errors import GateBlocked, UsageError
+from lambda_promote.errors import ArtifactError, GateBlocked, UsageError
 from lambda_promote.model import (
     ApprovalDecision,
     ApprovalRequest,
@@ -63,6 +64,20 @@ def promotable_artifact(ws: Workspace, env_name: str, digest: str | None) -> Art
         succeeded_in_source=succeeded,
     )
     return artifact
+
+
+def verified_bytes(ws: Workspace, artifact: Artifact) -> Path:
+    """The stored zip, re-hashed: bytes that no longer match the digest that succeeded
+    upstream are not that release, so the gate refuses them (DESIGN §5.1)."""
+    try:
+        return ws.store.verified_path(artifact.digest)
+    except ArtifactError as error:
+        raise GateBlocked(
+            error.message,
+            hint="the stored artifact changed after it was verified; rebuild and promote "
+            "through staging again",
+            code="artifact_tampered",
+        ) from error
 
 
 def approval_rule(ws: Workspace, env_name: str) -> Approval:

@@ -86,12 +86,12 @@ def artifact_for_deploy(ws: Workspace, env: str, digest: str | None) -> tuple[Ar
 
     if ws.config.environments[env].promote_from:
         artifact = promotion.promotable_artifact(ws, env, digest)
-    elif digest is None:
-        artifact = build(ws).artifact
+        zip_path = promotion.verified_bytes(ws, artifact)
     else:
-        artifact = ws.store.resolve(digest)
+        artifact = build(ws).artifact if digest is None else ws.store.resolve(digest)
+        zip_path = ws.store.verified_path(artifact.digest)
     ws.ledger.record_artifact(artifact)
-    return artifact, ws.store.verified_path(artifact.digest)
+    return artifact, zip_path
 
 
 def deploy(ws: Workspace, env: str, *, artifact: str | None) -> Deployment:
