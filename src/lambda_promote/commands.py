@@ -108,6 +108,12 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
                 else ""
             )
             lines.append(f"{'':<12} in flight: {dep.id} {dep.state.value}{stale}")
+        for req in row.approvals:
+            missing = "; ".join(req["missing"]) or "ready to deploy"
+            lines.append(
+                f"{'':<12} approval {req['id']} for {req['digest'][:12]}: "
+                f"{req['state']} — {missing}"
+            )
         if row.lock:
             lines.append(
                 f"{'':<12} locked by {row.lock['holder']} "
@@ -123,6 +129,7 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
             "alias": row.alias,
             "in_flight": [{"id": d.id, "state": d.state.value} for d in row.in_flight],
             "lock": row.lock,
+            "approvals": row.approvals,
         }
         for row in rows
     }

@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from lambda_promote.cli import Invocation, Outcome, command
 from lambda_promote.model import ApprovalRequest
-
-
-def request_json(request: ApprovalRequest, verdict: Any = None) -> dict[str, Any]:
-    from lambda_promote.render import iso
-
-    body: dict[str, Any] = {
-        "id": request.id,
-        "env": request.env,
-        "digest": request.digest,
-        "state": verdict.state if verdict is not None else request.state.value,
-        "expires_at": iso(request.expires_at),
-        "requested_by": request.requested_by,
-        "requested_at": iso(request.requested_at),
-        "decisions": [
-            {"reviewer": d.reviewer, "approve": d.approve, "comment": d.comment, "at": iso(d.at)}
-            for d in request.decisions
-        ],
-        "evidence": request.evidence,
-    }
-    if verdict is not None:
-        body["missing"] = list(verdict.missing)
-    return body
+from lambda_promote.render import request_json
 
 
 @command("request-approval")

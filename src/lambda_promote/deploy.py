@@ -92,6 +92,8 @@ class Deployer:
     holder: str
     progress: Progress
     new_id: Callable[[], str] = new_deployment_id
+    # Told when a stale lock of a dead process is broken (the audit trail records it).
+    on_lock_broken: Callable[[LockInfo], None] | None = None
 
     # --- deploy --------------------------------------------------------------------------
     def deploy(
@@ -321,6 +323,9 @@ class Deployer:
         for dep in self.ledger.unfinished(fn.env):
             decision = decide(dep, self.target.alias_state(fn))
             self.progress.warn(f"{fn.env}: found interrupted deployment {dep.id}: {decision.why}")
+            self.journal.note(
+                "deployment.recovering", dep, {"action": decision.action.value, "why": decision.why}
+            )
             resolved.append(self._carry_out(dep, fn, env, decision.action, decision.why))
         return resolved
 
@@ -381,6 +386,8 @@ class Deployer:
                 "process gone)"
             )
             self.ledger.break_lock(env, info.deployment_id)
+            if self.on_lock_broken is not None:
+                self.on_lock_broken(info)
             self.ledger.acquire_lock(env, holder=self.holder, deployment_id=deployment_id)
         try:
             yield

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lambda_promote.model import Artifact, Deployment
+from lambda_promote.model import ApprovalRequest, Artifact, Deployment
 
 
 def deployment_json(dep: Deployment) -> dict[str, Any]:
@@ -98,3 +98,23 @@ def deployment_lines(dep: Deployment) -> list[str]:
             f"verified: {rb.get('verified')}" + (f"; {rb['note']}" if rb.get("note") else "")
         )
     return lines
+
+
+def request_json(request: ApprovalRequest, verdict: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": request.id,
+        "env": request.env,
+        "digest": request.digest,
+        "state": verdict.state if verdict is not None else request.state.value,
+        "expires_at": iso(request.expires_at),
+        "requested_by": request.requested_by,
+        "requested_at": iso(request.requested_at),
+        "decisions": [
+            {"reviewer": d.reviewer, "approve": d.approve, "comment": d.comment, "at": iso(d.at)}
+            for d in request.decisions
+        ],
+        "evidence": request.evidence,
+    }
+    if verdict is not None:
+        body["missing"] = list(verdict.missing)
+    return body

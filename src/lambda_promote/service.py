@@ -5,6 +5,7 @@ model objects (or raises an error of errors.py). The CLI only parses, calls and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from lambda_promote.build import BuildResult
     from lambda_promote.deploy import Deployer
     from lambda_promote.journal import Listener
+    from lambda_promote.ledger.base import LockInfo
 
 
 def build(ws: Workspace) -> BuildResult:
@@ -54,6 +56,20 @@ def deployer(ws: Workspace) -> Deployer:
         actor=ws.actor,
         holder=lock_holder(ws.actor),
         progress=ws.ui,
+        on_lock_broken=lambda info: _record_lock_broken(ws, info, why="its process is gone"),
+    )
+
+
+def _record_lock_broken(ws: Workspace, info: LockInfo, *, why: str) -> None:
+    ws.audit(
+        "lock.broken",
+        env=info.env,
+        reason=why,
+        details={
+            "holder": info.holder,
+            "deployment": info.deployment_id,
+            "since": info.since.isoformat(),
+        },
     )
 
 
@@ -180,6 +196,7 @@ class EnvStatus:
     deployed_by: str | None
     in_flight: list[Deployment]
     lock: dict[str, Any] | None
+    approvals: list[dict[str, Any]]
 
 
 def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
@@ -214,9 +231,28 @@ def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
                 deployed_by=live.actor if live else None,
                 in_flight=ws.ledger.unfinished(name),
                 lock=lock,
+                approvals=pending_approvals(ws, name),
             )
         )
     return result
+
+
+def pending_approvals(ws: Workspace, env: str) -> list[dict[str, Any]]:
+    """Open requests of ``env`` that can still admit a deployment, with what they lack."""
+    from lambda_promote import gate
+    from lambda_promote.model import RequestState
+    from lambda_promote.render import request_json
+
+    rule = ws.config.environments[env].approval
+    if rule is None or rule.provider != "builtin":
+        return []
+    now = datetime.now(UTC)
+    pending = []
+    for request in ws.ledger.requests(env=env, states=[RequestState.OPEN], limit=20):
+        verdict = gate.evaluate(rule, request, now)
+        if verdict.state in ("open", "granted"):
+            pending.append(request_json(request, verdict))
+    return pending
 
 
 def _deployment_of(ws: Workspace, env: str, version: str | None) -> Deployment | None:
@@ -250,6 +286,7 @@ def unlock(ws: Workspace, env: str, deployment_id: str) -> dict[str, Any]:
 
     require_env(ws.config, env)
     info = ws.ledger.break_lock(env, deployment_id)
+    _record_lock_broken(ws, info, why="unlocked by hand")
     ws.ui.warn(f"{env}: lock of {info.holder} (deployment {info.deployment_id}) broken")
     return {
         "env": env,

@@ -213,3 +213,21 @@ def test_unlock_breaks_a_lock_and_says_whose(project: Project) -> None:
     _code, body = project.run("unlock", "staging", "--id", lock["deployment_id"], check=0)
     assert body["unlocked"]["deployment_id"] == lock["deployment_id"]
     assert live(project)["lock"] is None
+    _, audit = project.run("audit", check=0)
+    broken = [e for e in audit["events"] if e["action"] == "lock.broken"]
+    assert len(broken) == 1
+    assert broken[0]["reason"] == "unlocked by hand"
+    assert broken[0]["details"]["deployment"] == lock["deployment_id"]
+
+
+def test_recovery_and_the_stale_lock_it_broke_are_in_the_audit_trail(project: Project) -> None:
+    project.run("deploy", "staging", check=0)
+    project.release("r2")
+    project.popen("deploy", "staging", env={"LAMBDA_PROMOTE_CRASH_AT": "shift"}).communicate()
+    project.run("rollback", "staging", check=0)
+    _, audit = project.run("audit", check=0)
+    actions = [e["action"] for e in audit["events"]]
+    assert "lock.broken" in actions
+    recovering = [e for e in audit["events"] if e["action"] == "deployment.recovering"]
+    assert recovering[0]["details"]["action"] == "roll_back"
+    assert actions.index("lock.broken") < actions.index("deployment.recovering")

@@ -292,3 +292,19 @@ def test_workflow_dispatch_deploys_the_latest_staging_success_through_the_gate(
     project.run("approve", req, "--env", "production", user="lead", check=0)
     _, body = project.run("run", "--event", "workflow_dispatch", "--env", "production", check=0)
     assert body["deployments"][0]["digest"] == digest
+
+
+def test_status_shows_pending_approvals_and_what_they_lack(tmp_path: Path) -> None:
+    project, digest = staged(tmp_path)
+    req = request(project)
+    _, body = project.run("status", check=0)
+    pending = body["environments"]["production"]["approvals"]
+    assert [p["id"] for p in pending] == [req]
+    assert pending[0]["digest"] == digest
+    assert "0 of 1 approvals" in pending[0]["missing"][0]
+    project.run("approve", req, "--env", "production", user="ops", check=0)
+    _, body = project.run("status", "production", check=0)
+    assert body["environments"]["production"]["approvals"][0]["state"] == "granted"
+    project.run("deploy", "production", user="ops", check=0)
+    _, body = project.run("status", "production", check=0)
+    assert body["environments"]["production"]["approvals"] == []
