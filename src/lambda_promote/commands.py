@@ -72,6 +72,9 @@ def deploy_command(inv: Invocation, env: str, digest: str | None) -> Outcome:
     dep = service.deploy(inv.workspace(check_source=digest is None), env, artifact=digest)
     for line in deployment_lines(dep)[1:4]:
         inv.ui.detail(line.strip())
+    for check in dep.checks:
+        verdict = f"pass in {check.latency_ms:.0f} ms" if check.ok else f"FAIL: {check.detail}"
+        inv.ui.detail(f"check {check.name} ({check.phase}): {verdict}")
     return Outcome(data={"deployment": dep}, text=dep.id)
 
 
