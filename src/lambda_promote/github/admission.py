@@ -1,0 +1,83 @@
+"""The gate for ``approval.provider: github`` (DESIGN §10): GitHub's environment protection
+rules decide, and GitHub proves who approved; the tool reads the run's approvals, admits the
+deployment only when they satisfy ``approval`` in promote.yaml, and records the approvers and
+their comments in the ledger and the audit trail.
+
+Outside a workflow run there is no GitHub approval to read, so the environment is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from lambda_promote.config.schema import Approval
+from lambda_promote.errors import GateBlocked
+from lambda_promote.model import ApprovalDecision, ApprovalRequest, Artifact, RequestState
+from lambda_promote.workspace import Workspace
+
+
+def github_admission(
+    ws: Workspace, env_name: str, artifact: Artifact, rule: Approval
+) -> Callable[[str], None]:
+    """Read the run's approvals now (``GateBlocked`` unless they admit the deployment);
+    return what records them and consumes the request under the environment lock."""
+    from lambda_promote.github.api import GitHubApi
+    from lambda_promote.github.approvals import github_approvals
+
+    repo, run_id = os.environ.get("GITHUB_REPOSITORY"), os.environ.get("GITHUB_RUN_ID")
+    if not repo or not run_id:
+        raise GateBlocked(
+            f"{env_name} takes its approvals from GitHub (approval.provider: github), and "
+            "this is not a GitHub Actions run",
+            hint="deploy it from the generated workflow, where reviewers approve the "
+            f"{env_name} environments; or use `provider: builtin` for the built-in gate",
+            code="approval_missing",
+        )
+    decisions = github_approvals(
+        env_name, rule, repo=repo, run_id=run_id, api=GitHubApi.from_environ()
+    )
+
+    def take(deployment_id: str) -> None:
+        from lambda_promote.promotion import consume
+
+        request = _request_for(ws, env_name, artifact, rule)
+        _record(ws, request, decisions, run_id=run_id)
+        consume(ws, ws.ledger.get_request(request.id) or request, deployment_id)
+
+    return take
+
+
+def _request_for(
+    ws: Workspace, env_name: str, artifact: Artifact, rule: Approval
+) -> ApprovalRequest:
+    """The open request of this run for (env, digest): the one the workflow's
+    request-approval job opened, or a new one."""
+    from lambda_promote.promotion import request_approval
+
+    for request in ws.ledger.requests(env=env_name, digest=artifact.digest):
+        if request.state is RequestState.OPEN:
+            return request
+    return request_approval(ws, env_name, artifact.digest)
+
+
+def _record(
+    ws: Workspace, request: ApprovalRequest, decisions: list[ApprovalDecision], *, run_id: str
+) -> None:
+    decided = {d.reviewer for d in request.decisions}
+    for decision in decisions:
+        if decision.reviewer in decided:
+            continue
+        ws.ledger.add_decision(request.id, decision)
+        ws.audit(
+            "approval.granted" if decision.approve else "approval.rejected",
+            env=request.env,
+            digest=request.digest,
+            reason=decision.comment,
+            details={
+                "request": request.id,
+                "reviewer": decision.reviewer,
+                "source": "github",
+                "run_id": run_id,
+            },
+        )

@@ -1,0 +1,216 @@
+"""The steps the generated workflow's jobs are made of, as data (see ``jobs.py``).
+
+Hardening that lives here (DESIGN §10): every ``uses:`` is pinned to a commit SHA with its
+release in a comment; checkout never leaves the token in ``.git/config``; values from the
+event, the inputs or other jobs reach a script only through ``env:``, never as ``${{ … }}``
+inside ``run:``; secrets are given to the lambda-promote steps that need them, not to a whole
+job where third-party actions would see them too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from lambda_promote import __version__
+from lambda_promote.config.schema import Config
+from lambda_promote.errors import UsageError
+from lambda_promote.github import pins
+from lambda_promote.github.yamlout import Literal, Note
+
+STATE_DIR = ".lambda-promote"
+RUN_DIR = f"{STATE_DIR}/run"
+_SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+Step = dict[str, Any]
+
+
+def expr(text: str) -> str:
+    return "${{ " + text + " }}"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the run's files live, relative to the repository root (promote.yaml's folder)."""
+
+    store: str  # the artifact store: <digest>.zip and <digest>.json
+    ledger: str | None  # a SQLite ledger file outside STATE_DIR that must travel too
+
+    @property
+    def state_upload(self) -> str:
+        lines = [f"{STATE_DIR}/"]
+        if self.ledger:
+            lines.append(self.ledger)
+        if _inside(self.store, STATE_DIR):
+            lines.append(f"!{self.store}/")
+        return "\n".join(lines) + "\n"
+
+    @property
+    def state_download(self) -> str:
+        # upload-artifact roots an artifact at the paths' common folder.
+        return "." if self.ledger else STATE_DIR
+
+
+def paths_for(config: Config) -> Paths:
+    # An S3 store would need AWS access in the build job, which has no environment (and so
+    # no role) of its own: the generated workflow carries the zip as a workflow artifact.
+    store = _relative(config.artifacts, "artifacts", "a folder such as .lambda-promote/artifacts")
+    ledger: str | None = None
+    if config.state.startswith("sqlite:///") and not config.state.startswith("sqlite:////"):
+        path = _relative(config.state.removeprefix("sqlite:///"), "state", "a relative file")
+        ledger = None if _inside(path, STATE_DIR) else path
+    return Paths(store=store, ledger=ledger)
+
+
+def _relative(value: str, field: str, example: str) -> str:
+    path = PurePosixPath(value)
+    if "://" in value or path.is_absolute() or ".." in path.parts:
+        raise UsageError(
+            f"{field}: {value}: the generated workflow carries this between jobs as a "
+            "workflow artifact, so it must be a path inside the repository",
+            hint=f"use {example} (a team's shared ledger comes from the LAMBDA_PROMOTE_STATE "
+            "secret instead)",
+        )
+    return str(path)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return PurePosixPath(path).parts[:1] == (folder,)
+
+
+# --- environment for lambda-promote --------------------------------------------------------------
+def tool_env(config: Config, *, notify: bool, **extra: str) -> dict[str, Any]:
+    """What a lambda-promote step needs: the shared ledger's URL and the audit key when the
+    repository has those secrets (empty otherwise, and then promote.yaml's ``state`` rules),
+    the notifiers' secrets, and ``extra``."""
+    names = ["LAMBDA_PROMOTE_STATE", "LAMBDA_PROMOTE_AUDIT_KEY"]
+    if notify:
+        names += notifier_secrets(config)
+    env: dict[str, Any] = {name: expr(f"secrets.{name}") for name in names}
+    env.update(extra)
+    return env
+
+
+def notifier_secrets(config: Config) -> list[str]:
+    n = config.notifications
+    names = [
+        n.slack.webhook_url_env if n.slack else None,
+        n.email.username_env if n.email else None,
+        n.email.password_env if n.email else None,
+        n.webhook.url_env if n.webhook else None,
+        n.webhook.secret_env if n.webhook else None,
+    ]
+    found = [name for name in names if name]
+    for name in found:
+        if not _SECRET_NAME.match(name) or name.upper().startswith("GITHUB_"):
+            raise UsageError(
+                f"notifications: {name!r} cannot be a GitHub secret's name",
+                hint="secret names use letters, digits and '_', and never start with GITHUB_",
+            )
+    return list(dict.fromkeys(found))
+
+
+# --- steps ---------------------------------------------------------------------------------------
+def uses(pin: pins.Pin, name: str, with_: dict[str, Any], **more: Any) -> Step:
+    step: Step = {"name": name, **more, "uses": Note(pin.uses, trailing=pin.version)}
+    if with_:
+        step["with"] = with_
+    return step
+
+
+def checkout(*, full_history: bool = False) -> Step:
+    with_: dict[str, Any] = {"persist-credentials": False}
+    if full_history:
+        # The approval request lists the commits between what is live and what is promoted.
+        with_["fetch-depth"] = 0
+    return uses(pins.CHECKOUT, "Check out the repository", with_)
+
+
+def setup_python(config: Config) -> list[Step]:
+    runtime = config.function.runtime.removeprefix("python")
+    # lambda-promote needs Python 3.11+; builds fetch wheels for the function's own runtime.
+    version = runtime if tuple(map(int, runtime.split("."))) >= (3, 11) else "3.12"
+    return [
+        uses(pins.SETUP_PYTHON, "Set up Python", {"python-version": version}),
+        {
+            "name": "Install lambda-promote",
+            "run": Literal('python -m pip install "${LAMBDA_PROMOTE_PACKAGE}"\n'),
+        },
+    ]
+
+
+def package_spec(config: Config) -> str:
+    extra = "[aws]" if config.target == "aws" else ""
+    return f"lambda-promote{extra}=={__version__}"
+
+
+def aws_credentials(config: Config, region: str) -> list[Step]:
+    if config.target != "aws":
+        return []
+    return [
+        uses(
+            pins.AWS_CREDENTIALS,
+            "Assume this environment's AWS role (OIDC, no stored keys)",
+            {
+                # Set AWS_ROLE_ARN as a variable of each GitHub environment: one role each.
+                "role-to-assume": expr("vars.AWS_ROLE_ARN"),
+                "aws-region": region,
+                "role-session-name": "lambda-promote-" + expr("github.run_id"),
+            },
+        )
+    ]
+
+
+def download(name: str, path: str, *, title: str, **more: Any) -> Step:
+    return uses(pins.DOWNLOAD_ARTIFACT, title, {"name": name, "path": path}, **more)
+
+
+def upload(name: str, path: str, *, title: str, always: bool, missing: str) -> Step:
+    with_: dict[str, Any] = {
+        "name": name,
+        "path": Literal(path) if "\n" in path.rstrip("\n") else path.rstrip("\n"),
+        # .lambda-promote/ is a hidden folder, which upload-artifact skips unless told.
+        "include-hidden-files": True,
+        "if-no-files-found": missing,
+    }
+    if always:
+        # A re-run of the job replaces what its failed attempt uploaded.
+        with_["overwrite"] = True
+    return uses(pins.UPLOAD_ARTIFACT, title, with_, **({"if": "always()"} if always else {}))
+
+
+def release_steps(paths: Paths) -> list[Step]:
+    """Fetch the zip built in this run and check its bytes against build's digest."""
+    title = "Download the release built in this run"
+    return [download("release", paths.store, title=title), verify_release(paths)]
+
+
+def verify_release(paths: Paths) -> Step:
+    return {
+        "name": "Check the zip's bytes against the digest build reported",
+        "env": {"DIGEST": expr("needs.build.outputs.digest")},
+        "run": Literal(
+            'case "${DIGEST}" in *[!0-9a-f]*|"") echo "bad digest: ${DIGEST}"; exit 1;; esac\n'
+            f'echo "${{DIGEST}}  {paths.store}/${{DIGEST}}.zip" | sha256sum --check --strict\n'
+        ),
+    }
+
+
+def note_host() -> Step:
+    return {
+        "name": "Note this runner's host name (the rollback job may break its lock)",
+        "id": "runner",
+        "run": Literal('echo "host=$(hostname)" >> "${GITHUB_OUTPUT}"\n'),
+    }
+
+
+def tool(name: str, script: str, env: dict[str, Any], **more: Any) -> Step:
+    """A lambda-promote step; its ``--json`` answer is kept in the run's record."""
+    return {
+        "name": name,
+        **more,
+        "env": env,
+        "run": Literal(f'mkdir -p "{RUN_DIR}"\n{script}'),
+    }
