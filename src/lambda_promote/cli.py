@@ -75,8 +75,13 @@ def cli() -> None:
     behind an approval gate, and roll back — verified — when anything fails."""
 
 
-def command(name: str) -> Callable[[CommandBody], click.Command]:
-    """Register ``body`` as a command with the common options and the one error handler."""
+def command(
+    name: str, *, group: click.Group | None = None
+) -> Callable[[CommandBody], click.Command]:
+    """Register ``body`` as a command of ``group`` (default: the top level) with the common
+    options and the one error handler."""
+    parent = group or cli
+    full_name = name if group is None else f"{group.name} {name}"
 
     def decorate(body: CommandBody) -> click.Command:
         @click.option(
@@ -101,9 +106,9 @@ def command(name: str) -> Callable[[CommandBody], click.Command]:
             config_path: Path, json_mode: bool, debug: bool, actor_name: str | None, **kw: Any
         ) -> None:
             inv = Invocation(config_path, json_mode, debug, actor_name, UI(json_mode=json_mode))
-            sys.exit(execute(name, inv, lambda: body(inv, **kw)))
+            sys.exit(execute(full_name, inv, lambda: body(inv, **kw)))
 
-        return cli.command(name)(run)
+        return parent.command(name)(run)
 
     return decorate
 
@@ -197,6 +202,8 @@ def _command_name() -> str:
 # Commands live in their own module so this one stays a thin frame.
 from lambda_promote import commands as _commands  # noqa: E402, F401
 from lambda_promote import commands_gate as _commands_gate  # noqa: E402, F401
+from lambda_promote import commands_github as _commands_github  # noqa: E402, F401
+from lambda_promote import commands_report as _commands_report  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -80,18 +81,20 @@ def verified_bytes(ws: Workspace, artifact: Artifact) -> Path:
         ) from error
 
 
-def approval_rule(ws: Workspace, env_name: str) -> Approval:
+def approval_rule(ws: Workspace, env_name: str, *, deciding: bool = False) -> Approval:
+    """The env's approval rule. ``deciding``: for ``approve``/``reject``, which only the
+    built-in gate takes — with ``provider: github`` people decide in GitHub."""
     spec = require_env(ws.config, env_name)
     if spec.approval is None:
         raise UsageError(
             f"{env_name} has no approval rule",
             hint=f"add `approval:` to environments.{env_name} in promote.yaml",
         )
-    if spec.approval.provider != "builtin":
+    if deciding and spec.approval.provider == "github":
         raise UsageError(
             f"{env_name} takes its approvals from GitHub (approval.provider: github)",
-            hint="approve the deployment in GitHub Actions; this version reads GitHub approvals "
-            "only inside the generated workflow",
+            hint="approve the deployment in the GitHub Actions run; the deploy job reads and "
+            "records who approved",
         )
     return spec.approval
 
@@ -122,6 +125,7 @@ def request_approval(ws: Workspace, env_name: str, digest: str | None) -> Approv
         evidence=_evidence(ws, env_name, spec, artifact),
     )
     ws.ledger.create_request(request)
+    _announce(ws, "approval.requested", request)
     ws.audit(
         "approval.requested",
         env=env_name,
@@ -220,7 +224,7 @@ def find_request(ws: Workspace, ref: str, env_name: str) -> ApprovalRequest:
 def decide(
     ws: Workspace, ref: str, env_name: str, *, approve: bool, comment: str
 ) -> tuple[ApprovalRequest, gate.GateVerdict]:
-    rule = approval_rule(ws, env_name)
+    rule = approval_rule(ws, env_name, deciding=True)
     request = find_request(ws, ref, env_name)
     at = now()
     gate.check_decision(rule, request, reviewer=ws.actor, approve=approve, now=at)
@@ -236,12 +240,17 @@ def decide(
         details={"request": request.id},
     )
     updated = ws.ledger.get_request(request.id) or request
+    _announce(ws, "approval.granted" if approve else "approval.rejected", updated, comment)
     return updated, gate.evaluate(rule, updated, now())
 
 
 # --- admission at deploy time -------------------------------------------------------------
-def admission(ws: Workspace, env_name: str, artifact: Artifact) -> ApprovalRequest | None:
-    """Raise ``GateBlocked`` unless ``artifact`` may enter; the request it will consume."""
+Admit = Callable[[str], None]
+
+
+def admission(ws: Workspace, env_name: str, artifact: Artifact) -> Admit | None:
+    """Raise ``GateBlocked`` unless ``artifact`` may enter ``env_name`` now. Returns what
+    takes the approval under the environment lock (``admit(deployment_id)``), if any."""
     spec = require_env(ws.config, env_name)
     gate.check_promotion(
         env_name,
@@ -252,7 +261,19 @@ def admission(ws: Workspace, env_name: str, artifact: Artifact) -> ApprovalReque
     )
     if spec.approval is None:
         return None
-    rule = approval_rule(ws, env_name)
+    if spec.approval.provider == "github":
+        from lambda_promote.github.admission import github_admission
+
+        return github_admission(ws, env_name, artifact, spec.approval)
+    request = granted_request(ws, env_name, artifact, spec.approval)
+    return lambda deployment_id: consume(ws, request, deployment_id)
+
+
+def granted_request(
+    ws: Workspace, env_name: str, artifact: Artifact, rule: Approval
+) -> ApprovalRequest:
+    """The built-in gate: the granted request admitting ``artifact``; else ``GateBlocked``
+    saying exactly what is missing."""
     at = now()
     requests = ws.ledger.requests(env=env_name, digest=artifact.digest)
     usable = [r for r in requests if gate.evaluate(rule, r, at).granted]
@@ -260,8 +281,22 @@ def admission(ws: Workspace, env_name: str, artifact: Artifact) -> ApprovalReque
     if candidate is None:
         others = ws.ledger.requests(env=env_name)
         candidate = others[0] if others and gate.evaluate(rule, others[0], at).granted else None
-    gate.check_admission(rule, candidate, env_name=env_name, digest=artifact.digest, now=at)
+    try:
+        gate.check_admission(rule, candidate, env_name=env_name, digest=artifact.digest, now=at)
+    except GateBlocked as blocked:
+        if candidate is not None and blocked.code == "approval_expired":
+            _announce(ws, "approval.expired", candidate)
+        raise
+    assert candidate is not None  # check_admission refuses None
     return candidate
+
+
+def _announce(ws: Workspace, name: str, request: ApprovalRequest, comment: str = "") -> None:
+    from lambda_promote.notify.events import approval_event
+
+    ws.notify(
+        approval_event(name, request, actor=ws.actor, project=ws.config.project, comment=comment)
+    )
 
 
 def consume(ws: Workspace, request: ApprovalRequest, deployment_id: str) -> None:

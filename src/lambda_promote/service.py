@@ -43,10 +43,27 @@ def build(ws: Workspace) -> BuildResult:
 def deployer(ws: Workspace) -> Deployer:
     from lambda_promote.deploy import Deployer
     from lambda_promote.journal import Journal
+    from lambda_promote.notify import deployment_listener
+    from lambda_promote.reports.gather import report_listener, report_locator
 
+    def commit_of(dep: Deployment) -> str | None:
+        artifact = ws.ledger.find_artifact(dep.digest)
+        return artifact.commit if artifact else None
+
+    listeners = [  # in this order: the report lists the notifications the audit recorded
+        audit_listener(ws),
+        deployment_listener(
+            ws.config.notifications,
+            on_delivery=ws.deliveries,
+            report_locator=report_locator(ws),
+            project=ws.config.project,
+            commit_of=commit_of,
+        ),
+        report_listener(ws, on_written=lambda d, paths: ws.ui.detail(f"report: {paths['html']}")),
+    ]
     journal = Journal(
         ws.ledger,
-        listeners=[audit_listener(ws)],
+        listeners=listeners,
         on_listener_error=lambda event, error: ws.ui.warn(f"while recording {event}: {error}"),
     )
     return Deployer(
@@ -61,6 +78,18 @@ def deployer(ws: Workspace) -> Deployer:
 
 
 def _record_lock_broken(ws: Workspace, info: LockInfo, *, why: str) -> None:
+    from lambda_promote.notify.events import lock_broken_event
+
+    ws.notify(
+        lock_broken_event(
+            info.env,
+            actor=ws.actor,
+            holder=info.holder,
+            deployment_id=info.deployment_id,
+            reason=why,
+            project=ws.config.project,
+        )
+    )
     ws.audit(
         "lock.broken",
         env=info.env,
@@ -120,9 +149,9 @@ def deploy(ws: Workspace, env: str, *, artifact: str | None) -> Deployment:
 
     def admit(deployment_id: str) -> None:
         # Again under the lock, so two deployments cannot consume one approval.
-        request = promotion.admission(ws, env, chosen)
-        if request is not None:
-            promotion.consume(ws, request, deployment_id)
+        take = promotion.admission(ws, env, chosen)
+        if take is not None:
+            take(deployment_id)
 
     dep = deployer(ws).deploy(ws.function_ref(env), spec, chosen, zip_path, admit=admit)
     return raise_for_outcome(ws.ledger.get_deployment(dep.id) or dep)
