@@ -21,6 +21,7 @@ class FakeTarget:
     fail_next: dict[str, Exception] = field(default_factory=dict)  # method name → error
     firing_alarms: set[str] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
+    good: list[tuple[str, str]] = field(default_factory=list)
     _revisions: Any = field(default_factory=lambda: itertools.count(1))
 
     # -- Target protocol ---------------------------------------------------------------
@@ -79,6 +80,15 @@ class FakeTarget:
 
     def alarms_firing(self, fn: FunctionRef, alarm_names: list[str]) -> list[str]:
         return [name for name in alarm_names if name in self.firing_alarms]
+
+    def record_good(
+        self, fn: FunctionRef, version: str, digest: str, *, abandoned: str | None = None
+    ) -> None:
+        kept = [(v, d) for v, d in self.good if v not in (version, abandoned)]
+        self.good = [(version, digest), *kept][:2]
+
+    def good_versions(self, fn: FunctionRef) -> list[tuple[str, str]]:
+        return list(self.good)
 
     # -- helpers -----------------------------------------------------------------------
     def live(self, alias: str = "live") -> str | None:

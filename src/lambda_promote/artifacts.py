@@ -69,10 +69,9 @@ def open_store(spec: str, *, root: Path) -> ArtifactStore:
     """The store named by promote.yaml's ``artifacts`` value; a relative path is relative
     to ``root`` (the folder holding promote.yaml)."""
     if spec.startswith("s3://"):
-        raise UsageError(
-            f"artifacts: {spec}: the S3 artifact store comes with the aws target",
-            hint="use a local folder for now, e.g. 'artifacts: .lambda-promote/artifacts'",
-        )
+        from lambda_promote.artifacts_s3 import open_s3_store
+
+        return open_s3_store(spec, root=root, cache_dir=root / ".lambda-promote" / "s3-cache")
     if "://" in spec and not spec.startswith("file://"):
         raise UsageError(
             f"artifacts: {spec}: unknown store",

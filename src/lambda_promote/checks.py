@@ -109,7 +109,7 @@ def bake(
         results = run_checks(
             target, fn, checks, phase="bake", qualifier=qualifier, max_workers=max_workers
         )
-        results += _alarm_results(target, fn, alarms)
+        results += alarm_results(target, fn, alarms)
         results = [replace(r, detail=f"{r.detail} (bake round {round_number})") for r in results]
         if on_round is not None:
             on_round(round_number, results)
@@ -136,22 +136,25 @@ def _run_one(
     return evaluate(check, result, phase=phase)
 
 
-def _alarm_results(target: Target, fn: FunctionRef, alarms: Sequence[str]) -> list[CheckResult]:
+def alarm_results(
+    target: Target, fn: FunctionRef, alarms: Sequence[str], *, phase: str = "bake"
+) -> list[CheckResult]:
+    """One result per CloudWatch alarm: failed when in ALARM, or when its state cannot be
+    read (a verification that cannot watch its alarms proves nothing)."""
     if not alarms:
         return []
     try:
         firing = set(target.alarms_firing(fn, list(alarms)))
     except TargetError as exc:
-        # A bake that cannot watch its alarms proves nothing: count it as failed.
         detail = f"could not read the alarm state: {exc.message}"
-        return [CheckResult(f"alarm:{name}", False, 0.0, detail, phase="bake") for name in alarms]
+        return [CheckResult(f"alarm:{name}", False, 0.0, detail, phase=phase) for name in alarms]
     return [
         CheckResult(
             name=f"alarm:{name}",
             ok=name not in firing,
             latency_ms=0.0,
             detail=f"alarm {name} is in ALARM" if name in firing else f"alarm {name} is quiet",
-            phase="bake",
+            phase=phase,
         )
         for name in alarms
     ]

@@ -180,6 +180,7 @@ class Deployer:
         failed = [r for r in results if not r.ok]
         if not failed:
             self.progress.ok(f"{fn.env}: version {dep.version} ({dep.short_digest}) is live")
+            self._remember_good(fn, dep.version, dep.digest)
             return self.journal.move(dep, S.SUCCEEDED)
         return self._roll_back(dep, fn, env, cause=describe_failures(failed), shifted=shifted)
 
@@ -309,6 +310,7 @@ class Deployer:
                 dep, record, f"version {dep.version} fails its checks: {describe_failures(failed)}"
             )
         self.progress.ok(f"{fn.env}: rolled back to version {dep.version}, verified")
+        self._remember_good(fn, dep.version, dep.digest, abandoned=dep.previous_version)
         return self.journal.move(dep, S.SUCCEEDED, rollback=record)
 
     # --- crash recovery ------------------------------------------------------------------
@@ -354,6 +356,21 @@ class Deployer:
             dep = self.journal.move(dep, S.ROLLING_BACK, note=why, error="interrupted")
         return self._rollback_failed(dep, record, why)
 
+    def _remember_good(
+        self, fn: FunctionRef, version: str | None, digest: str, *, abandoned: str | None = None
+    ) -> None:
+        """Record the verified version on the function itself, so a rollback works from a
+        machine whose ledger is empty; failing to is a warning, not a failed deployment."""
+        if version is None:
+            return
+        try:
+            self.target.record_good(fn, version, digest, abandoned=abandoned)
+        except PromoteError as error:
+            self.progress.warn(
+                f"{fn.env}: could not record version {version} as good on the function: "
+                f"{error.message}"
+            )
+
     # --- shared pieces -------------------------------------------------------------------
     def _verify(self, fn: FunctionRef, env: Environment, *, phase: str) -> list[CheckResult]:
         if not env.checks and not env.alarms:
@@ -361,7 +378,7 @@ class Deployer:
             return []
         self.progress.step(f"{fn.env}: running {len(env.checks)} check(s) ({phase})")
         results = health.run_checks(self.target, fn, env.checks, phase=phase)
-        results += alarm_results(self.target, fn, env.alarms, phase=phase)
+        results += health.alarm_results(self.target, fn, env.alarms, phase=phase)
         if env.bake_seconds and all(r.ok for r in results):
             self.progress.step(f"{fn.env}: baking for {env.bake_seconds}s")
             results += health.bake(
@@ -393,24 +410,6 @@ class Deployer:
             yield
         finally:
             self.ledger.release_lock(env, deployment_id)
-
-
-def alarm_results(
-    target: Target, fn: FunctionRef, alarms: Sequence[str], *, phase: str
-) -> list[CheckResult]:
-    if not alarms:
-        return []
-    firing = set(target.alarms_firing(fn, list(alarms)))
-    return [
-        CheckResult(
-            name=f"alarm:{name}",
-            ok=name not in firing,
-            latency_ms=0.0,
-            phase=phase,
-            detail="in ALARM" if name in firing else "OK",
-        )
-        for name in alarms
-    ]
 
 
 def describe_failures(failed: Sequence[CheckResult]) -> str:

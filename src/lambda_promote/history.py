@@ -48,3 +48,15 @@ def rollback_candidate(
 
 def was_ever_good(history: Sequence[Deployment], version: str) -> bool:
     return any(d.version == version and d.state is DeploymentState.SUCCEEDED for d in history)
+
+
+def candidate_from_good(
+    good: Sequence[tuple[str, str]], current: str | None
+) -> tuple[str, str] | None:
+    """The same rule over a target's own record of good versions (newest first), for a
+    machine whose ledger has no history: the good version recorded before ``current``."""
+    versions = [v for v, _ in good]
+    if current in versions:
+        index = versions.index(current)
+        return good[index + 1] if index + 1 < len(good) else None
+    return good[0] if good else None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_promote.config.loader import require_env
 from lambda_promote.errors import PromoteError, UsageError
-from lambda_promote.model import Artifact, Deployment, DeploymentState
+from lambda_promote.model import Artifact, Deployment, DeploymentState, FunctionRef
 from lambda_promote.workspace import Workspace, lock_holder
 
 if TYPE_CHECKING:
@@ -40,8 +40,8 @@ def build(ws: Workspace) -> BuildResult:
     return result
 
 
-def deployer(ws: Workspace) -> Deployer:
-    from lambda_promote.deploy import Deployer
+def deployer(ws: Workspace, *, deployment_id: str | None = None) -> Deployer:
+    from lambda_promote.deploy import Deployer, new_deployment_id
     from lambda_promote.journal import Journal
     from lambda_promote.notify import deployment_listener
     from lambda_promote.reports.gather import report_listener, report_locator
@@ -74,7 +74,17 @@ def deployer(ws: Workspace) -> Deployer:
         holder=lock_holder(ws.actor),
         progress=ws.ui,
         on_lock_broken=lambda info: _record_lock_broken(ws, info, why="its process is gone"),
+        new_id=(lambda: deployment_id) if deployment_id else new_deployment_id,
     )
+
+
+def addressed(ws: Workspace, env: str) -> tuple[FunctionRef, str]:
+    """The function of ``env`` addressed for one new deployment, and that deployment's id:
+    the id names the AWS session, so CloudTrail shows who did what."""
+    from lambda_promote.deploy import new_deployment_id
+
+    deployment_id = new_deployment_id()
+    return ws.function_ref(env, session_name=f"{ws.actor}-{deployment_id}"), deployment_id
 
 
 def _record_lock_broken(ws: Workspace, info: LockInfo, *, why: str) -> None:
@@ -153,7 +163,8 @@ def deploy(ws: Workspace, env: str, *, artifact: str | None) -> Deployment:
         if take is not None:
             take(deployment_id)
 
-    dep = deployer(ws).deploy(ws.function_ref(env), spec, chosen, zip_path, admit=admit)
+    fn, deployment_id = addressed(ws, env)
+    dep = deployer(ws, deployment_id=deployment_id).deploy(fn, spec, chosen, zip_path, admit=admit)
     return raise_for_outcome(ws.ledger.get_deployment(dep.id) or dep)
 
 
@@ -163,8 +174,8 @@ def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deploym
     from lambda_promote.deploy import raise_for_outcome
 
     spec = require_env(ws.config, env)
-    fn = ws.function_ref(env)
-    runner = deployer(ws)
+    fn, deployment_id = addressed(ws, env)
+    runner = deployer(ws, deployment_id=deployment_id)
     undone = [d for d in runner.recover(fn, spec) if d.state is not DeploymentState.FAILED]
     if undone:
         # An interrupted deployment had moved traffic and was just rolled back: that *is*
@@ -178,13 +189,21 @@ def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deploym
 
 
 def rollback_target(ws: Workspace, env: str, to: str | None) -> tuple[str, str]:
-    from lambda_promote.history import rollback_candidate, was_ever_good
+    from lambda_promote.history import candidate_from_good, rollback_candidate, was_ever_good
 
     fn = ws.function_ref(env)
     current = ws.target.alias_state(fn)
     history = list(reversed(ws.ledger.deployments(env, limit=None)))
     if to is None:
         candidate = rollback_candidate(history, current.version)
+        if candidate is None and not history:
+            # A fresh machine (a CI job) has no history: use what the function records.
+            candidate = candidate_from_good(ws.target.good_versions(fn), current.version)
+            if candidate is not None:
+                ws.ui.warn(
+                    f"{env}: the ledger has no history here; using the good versions "
+                    f"recorded on {fn.function_name}"
+                )
         if candidate is None:
             raise PromoteError(
                 f"{env} has no earlier good version to roll back to "

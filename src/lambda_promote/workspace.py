@@ -97,12 +97,9 @@ class Workspace:
             from lambda_promote.targets.local import LocalTarget
 
             return LocalTarget(self.state_dir / "local", warn=self.ui.warn)
-        from lambda_promote.errors import UsageError
+        from lambda_promote.targets.aws_target import AwsTarget
 
-        raise UsageError(
-            "the aws target is not available in this version yet",
-            hint="set `target: local` in promote.yaml to use the embedded emulator",
-        )
+        return AwsTarget(warn=self.ui.warn)
 
     def function_ref(self, env: str, *, session_name: str = "lambda-promote") -> FunctionRef:
         spec = self.config.environments[env]

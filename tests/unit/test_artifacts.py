@@ -209,9 +209,12 @@ def test_open_store_resolves_a_relative_folder_against_the_config_folder(tmp_pat
     assert absolute.root == tmp_path / "abs"
 
 
-def test_open_store_says_s3_comes_later(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="comes with the aws target"):
-        open_store("s3://bucket/prefix", root=tmp_path)
+def test_open_store_routes_s3_urls_to_the_s3_store(tmp_path: Path, monkeypatch) -> None:
+    from lambda_promote.artifacts_s3 import S3Store
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    store = open_store("s3://bucket/prefix", root=tmp_path)  # makes a client, sends nothing
+    assert isinstance(store, S3Store)
 
 
 def test_open_store_refuses_an_unknown_scheme(tmp_path: Path) -> None:

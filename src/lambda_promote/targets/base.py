@@ -46,6 +46,19 @@ class Target(Protocol):
         """Every published version, oldest first (all pages)."""
         ...
 
+    def record_good(
+        self, fn: FunctionRef, version: str, digest: str, *, abandoned: str | None = None
+    ) -> None:
+        """Remember on the function itself that ``version`` passed its checks (newest first,
+        a few kept), dropping ``abandoned`` (a version rolled back away from by hand), so a
+        rollback works from a machine with an empty ledger."""
+        ...
+
+    def good_versions(self, fn: FunctionRef) -> list[tuple[str, str]]:
+        """``(version, digest)`` recorded by ``record_good``, newest first, each confirmed
+        to still hold that code."""
+        ...
+
     def alarms_firing(self, fn: FunctionRef, alarm_names: list[str]) -> list[str]:
         """Names among ``alarm_names`` that are in ALARM now (the local target has none)."""
         ...

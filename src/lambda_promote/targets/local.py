@@ -49,6 +49,7 @@ from lambda_promote.targets.local_process import (
     interpreter_for,
 )
 
+GOOD_KEEP = 2  # as many good versions as the AWS target keeps in its tag
 ACCOUNT_ID = "000000000000"  # the account Lambda ARNs name on the local target
 _LOG_TAIL_BYTES = 1024 * 1024  # a handler printing without end must not fill our memory
 _RUNTIME_SCRIPT = Path(local_runtime.__file__)
@@ -148,6 +149,28 @@ class LocalTarget:
 
     def alarms_firing(self, fn: FunctionRef, alarm_names: list[str]) -> list[str]:
         return []  # the local target has no CloudWatch: nothing is ever in ALARM
+
+    def record_good(
+        self, fn: FunctionRef, version: str, digest: str, *, abandoned: str | None = None
+    ) -> None:
+        # Like the AWS target's tag: the last few good versions, kept with the function.
+        path = self._function_dir(fn) / "aliases" / f"{_checked_name(fn.alias, 'alias')}.good"
+        with _exclusive(self._function_dir(fn)):
+            kept = [
+                e
+                for e in (_read_json(path) or {}).get("good", [])
+                if e["version"] not in (version, abandoned)
+            ]
+            good = [{"version": version, "digest": digest}, *kept][:GOOD_KEEP]
+            _write_json(path, {"good": good})
+
+    def good_versions(self, fn: FunctionRef) -> list[tuple[str, str]]:
+        path = self._function_dir(fn) / "aliases" / f"{_checked_name(fn.alias, 'alias')}.good"
+        known = {v.version: v.digest for v in self.list_versions(fn)}
+        entries = (_read_json(path) or {}).get("good", [])
+        return [
+            (e["version"], e["digest"]) for e in entries if known.get(e["version"]) == e["digest"]
+        ]
 
     # --- invocation -----------------------------------------------------------------------
 

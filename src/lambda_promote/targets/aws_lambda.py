@@ -1,0 +1,261 @@
+"""The Lambda and CloudWatch calls of the aws target, as small typed methods on a boto3 client.
+
+Each method names what it does for the error message (``translated`` in aws.py, the module
+that owns boto3) and answers in our terms: hex digests instead of base64 ``CodeSha256``,
+``None`` for an alias that does not exist, every page of a paginated list.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from lambda_promote.targets.aws import translated
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.client import CloudWatchClient
+    from mypy_boto3_lambda.client import LambdaClient
+
+
+# --- digests ---------------------------------------------------------------------------------
+
+
+def code_sha256(digest: str) -> str:
+    """Lambda's CodeSha256 (base64 of the raw sha256) for our hex digest."""
+    return base64.b64encode(bytes.fromhex(digest)).decode("ascii")
+
+
+def digest_of(code_sha: str) -> str:
+    """Our hex digest for Lambda's CodeSha256; ``""`` when it is not a sha256 (image code)."""
+    try:
+        raw = base64.b64decode(code_sha, validate=True)
+    except (binascii.Error, ValueError):
+        return ""
+    return raw.hex() if len(raw) == 32 else ""
+
+
+# --- Lambda ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """One function configuration ($LATEST or a version) in our terms."""
+
+    arn: str  # unqualified: tags live on the function, not on a version
+    version: str
+    digest: str
+    revision_id: str | None = None
+    last_update_status: str | None = None
+    state: str | None = None
+    description: str = ""
+    last_modified: datetime | None = None
+    runtime: str = ""
+    architectures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AliasConfig:
+    version: str
+    revision_id: str | None
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Invocation:
+    payload: bytes
+    function_error: str | None
+    log_tail: str
+    executed_version: str | None
+
+
+class LambdaApi:
+    """The Lambda calls of one function. ``where`` names it in errors: ``name (env)``."""
+
+    def __init__(self, client: LambdaClient, *, function_name: str, where: str) -> None:
+        self.client = client
+        self.function_name = function_name
+        self.where = where
+
+    def configuration(self, qualifier: str | None = None) -> FunctionConfig:
+        what = f"version {qualifier} of" if qualifier else "the configuration of"
+        with translated(f"reading {what}", where=self.where):
+            if qualifier is None:
+                found = self.client.get_function_configuration(FunctionName=self.function_name)
+            else:
+                found = self.client.get_function_configuration(
+                    FunctionName=self.function_name, Qualifier=qualifier
+                )
+        return function_config(found)
+
+    def alias(self, name: str) -> AliasConfig | None:
+        """The alias, or None when it does not exist (yet)."""
+        doing = f"reading the alias {name} of"
+        with translated(doing, where=self.where, absent={"ResourceNotFoundException"}) as call:
+            found = self.client.get_alias(FunctionName=self.function_name, Name=name)
+        if call.missing:
+            return None
+        return AliasConfig(str(found["FunctionVersion"]), found.get("RevisionId"))
+
+    def update_code(
+        self, *, zip_bytes: bytes | None, s3: S3Location | None, revision_id: str | None
+    ) -> FunctionConfig:
+        params: dict[str, Any] = {"FunctionName": self.function_name}
+        if s3 is not None:
+            params.update(S3Bucket=s3.bucket, S3Key=s3.key)
+        else:
+            params["ZipFile"] = zip_bytes
+        if revision_id:
+            params["RevisionId"] = revision_id
+        with translated("updating the code of", where=self.where):
+            return function_config(self.client.update_function_code(**params))
+
+    def wait_updated(self) -> None:
+        with translated("waiting for the code update of", where=self.where):
+            self.client.get_waiter("function_updated_v2").wait(FunctionName=self.function_name)
+
+    def wait_version_active(self, version: str) -> None:
+        with translated(f"waiting for version {version} to become active on", where=self.where):
+            self.client.get_waiter("published_version_active").wait(
+                FunctionName=self.function_name, Qualifier=version
+            )
+
+    def publish_version(
+        self, *, digest: str, revision_id: str | None, description: str
+    ) -> FunctionConfig:
+        params: dict[str, Any] = {
+            "FunctionName": self.function_name,
+            "CodeSha256": code_sha256(digest),
+            "Description": description[:256],
+        }
+        if revision_id:
+            params["RevisionId"] = revision_id
+        with translated("publishing a version of", where=self.where):
+            return function_config(self.client.publish_version(**params))
+
+    def create_alias(self, name: str, version: str) -> AliasConfig:
+        with translated(f"creating the alias {name} of", where=self.where):
+            made = self.client.create_alias(
+                FunctionName=self.function_name, Name=name, FunctionVersion=version
+            )
+        return AliasConfig(str(made["FunctionVersion"]), made.get("RevisionId"))
+
+    def update_alias(self, name: str, version: str, *, revision_id: str) -> AliasConfig:
+        with translated(f"pointing the alias {name} at version {version} of", where=self.where):
+            moved = self.client.update_alias(
+                FunctionName=self.function_name,
+                Name=name,
+                FunctionVersion=version,
+                RevisionId=revision_id,
+            )
+        return AliasConfig(str(moved["FunctionVersion"]), moved.get("RevisionId"))
+
+    def delete_alias(self, name: str) -> None:
+        with translated(f"deleting the alias {name} of", where=self.where):
+            self.client.delete_alias(FunctionName=self.function_name, Name=name)
+
+    def versions(self) -> list[FunctionConfig]:
+        """Every published version (all pages; $LATEST left out), in Lambda's order."""
+        found: list[FunctionConfig] = []
+        with translated("listing the versions of", where=self.where):
+            pages = self.client.get_paginator("list_versions_by_function").paginate(
+                FunctionName=self.function_name
+            )
+            for page in pages:
+                found.extend(function_config(v) for v in page.get("Versions", []))
+        return [v for v in found if v.version != "$LATEST"]
+
+    def invoke(self, qualifier: str, payload: bytes) -> Invocation:
+        with translated(f"invoking {qualifier} of", where=self.where):
+            answer = self.client.invoke(
+                FunctionName=self.function_name,
+                Qualifier=qualifier,
+                Payload=payload,
+                LogType="Tail",
+            )
+            body = answer["Payload"].read()
+        return Invocation(
+            payload=body,
+            function_error=answer.get("FunctionError"),
+            log_tail=decode_log_tail(answer.get("LogResult", "")),
+            executed_version=answer.get("ExecutedVersion"),
+        )
+
+    def tags(self, arn: str) -> dict[str, str]:
+        with translated("reading the tags of", where=self.where):
+            return dict(self.client.list_tags(Resource=arn).get("Tags", {}))
+
+    def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+        with translated("tagging", where=self.where):
+            self.client.tag_resource(Resource=arn, Tags=dict(tags))
+
+
+def function_config(data: Mapping[str, Any]) -> FunctionConfig:
+    arn = str(data.get("FunctionArn", ""))
+    return FunctionConfig(
+        arn=":".join(arn.split(":")[:7]),
+        version=str(data.get("Version", "$LATEST")),
+        digest=digest_of(str(data.get("CodeSha256", ""))),
+        revision_id=data.get("RevisionId"),
+        last_update_status=data.get("LastUpdateStatus"),
+        state=data.get("State"),
+        description=str(data.get("Description", "")),
+        last_modified=_lambda_time(data.get("LastModified")),
+        runtime=str(data.get("Runtime", "")),
+        architectures=tuple(data.get("Architectures", ())),
+    )
+
+
+def decode_log_tail(log_result: str) -> str:
+    """Lambda's LogResult: the last 4 KB of the invocation's log, base64-encoded."""
+    if not log_result:
+        return ""
+    try:
+        return base64.b64decode(log_result).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return log_result
+
+
+def _lambda_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(value, pattern)
+        except ValueError:
+            continue
+    return None
+
+
+# --- CloudWatch ------------------------------------------------------------------------------
+
+
+class CloudWatchApi:
+    _BATCH = 100  # DescribeAlarms takes at most 100 names
+
+    def __init__(self, client: CloudWatchClient, *, where: str) -> None:
+        self.client = client
+        self.where = where
+
+    def alarm_states(self, names: list[str]) -> dict[str, str]:
+        """``{name: StateValue}`` for the alarms (metric and composite) that exist."""
+        states: dict[str, str] = {}
+        paginator = self.client.get_paginator("describe_alarms")
+        with translated("reading the alarms of", where=self.where):
+            for start in range(0, len(names), self._BATCH):
+                batch = names[start : start + self._BATCH]
+                pages = paginator.paginate(
+                    AlarmNames=batch, AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+                )
+                for page in pages:
+                    for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                        states[str(alarm.get("AlarmName"))] = str(alarm.get("StateValue"))
+        return states
