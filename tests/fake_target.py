@@ -3,7 +3,9 @@ switches to make versions unhealthy or calls fail. Implements targets.base.Targe
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,3 +108,20 @@ class FakeTarget:
 
 def target_error(message: str = "the target refused") -> TargetError:
     return TargetError(message)
+
+
+class QuietProgress:
+    """A ``deploy.Progress`` that keeps what it was told instead of printing it."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def step(self, message: str) -> None:
+        self.lines.append(message)
+
+    ok = warn = step
+
+    @contextlib.contextmanager
+    def task(self, title: str) -> Iterator[None]:
+        self.lines.append(title)
+        yield

@@ -17,10 +17,10 @@ import secrets
 import signal
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from lambda_promote import checks as health
 from lambda_promote.config.schema import Environment
@@ -78,6 +78,7 @@ def lock_is_stale(info: LockInfo, *, host: str | None = None) -> bool:
 class Progress(Protocol):
     """What the state machine says while it works (the CLI passes its UI)."""
 
+    def task(self, title: str, /) -> AbstractContextManager[Any]: ...
     def step(self, message: str, /) -> None: ...
     def ok(self, message: str, /) -> None: ...
     def warn(self, message: str, /) -> None: ...
@@ -140,9 +141,9 @@ class Deployer:
         alias: AliasState,
     ) -> Deployment:
         dep = self.journal.move(dep, S.PUBLISHING)
-        self.progress.step(f"publishing {artifact.short} to {fn.function_name}")
         try:
-            published = self.target.publish(fn, artifact, zip_path)
+            with self.progress.task(f"publishing {artifact.short} to {fn.function_name}"):
+                published = self.target.publish(fn, artifact, zip_path)
         except PromoteError as error:
             return self.journal.move(dep, S.FAILED, note="publish failed", error=error.message)
         crash_point("publish")
@@ -376,18 +377,19 @@ class Deployer:
         if not env.checks and not env.alarms:
             self.progress.warn(f"{fn.env}: no checks configured; nothing verifies this version")
             return []
-        self.progress.step(f"{fn.env}: running {len(env.checks)} check(s) ({phase})")
-        results = health.run_checks(self.target, fn, env.checks, phase=phase)
-        results += health.alarm_results(self.target, fn, env.alarms, phase=phase)
+        with self.progress.task(f"{fn.env}: running {len(env.checks)} check(s) ({phase})"):
+            results = health.run_checks(self.target, fn, env.checks, phase=phase)
+            results += health.alarm_results(self.target, fn, env.alarms, phase=phase)
         if env.bake_seconds and all(r.ok for r in results):
-            self.progress.step(f"{fn.env}: baking for {env.bake_seconds}s")
-            results += health.bake(
-                self.target,
-                fn,
-                env.checks,
-                seconds=env.bake_seconds,
-                alarms=env.alarms,
-            )
+            with self.progress.task(f"{fn.env}: baking for {env.bake_seconds} s") as task:
+                results += health.bake(
+                    self.target,
+                    fn,
+                    env.checks,
+                    seconds=env.bake_seconds,
+                    alarms=env.alarms,
+                    on_round=lambda n, _results: task.update(f"round {n}"),
+                )
         return results
 
     @contextmanager

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 def build(ws: Workspace) -> BuildResult:
     from lambda_promote.build import build as build_artifact
 
-    result = build_artifact(ws.config, store=ws.store, builder=ws.actor, progress=ws.ui.step)
+    with ws.ui.task("building the artifact"):
+        result = build_artifact(ws.config, store=ws.store, builder=ws.actor, progress=ws.ui.step)
     ws.ledger.record_artifact(result.artifact)
     art = result.artifact
     ws.audit(

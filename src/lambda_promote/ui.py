@@ -10,7 +10,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, Any
+from contextlib import AbstractContextManager
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lambda_promote.progress import Task
 
 _STYLES = {"step": "cyan", "ok": "green", "warn": "yellow", "error": "bold red", "loud": "bold red"}
 _MARKS = {"step": "·", "ok": "✓", "warn": "!", "error": "✗", "loud": "!!"}
@@ -32,6 +36,7 @@ class UI:
             color = self.err.isatty() and "NO_COLOR" not in os.environ and "CI" not in os.environ
         self.color = color
         self._console: Any = None
+        self._progress: Any = None
         self.warnings: list[str] = []
 
     # --- progress and messages (stderr) ------------------------------------------------------
@@ -61,6 +66,15 @@ class UI:
         """An indented line belonging to the previous message (human mode only)."""
         if not self.json_mode:
             self._say_plain(f"  {message}")
+
+    def task(self, title: str) -> AbstractContextManager[Task]:
+        """A long step: a live spinner on a terminal, one plain line in CI (progress.py)."""
+        if self._progress is None:
+            from lambda_promote.progress import Progress
+
+            self._progress = Progress(stream=self.err, live=self.color, console_factory=self._rich)
+        task: AbstractContextManager[Task] = self._progress.task(title)
+        return task
 
     # --- results (stdout) --------------------------------------------------------------------
     def result(self, text: str) -> None:

@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from aws_fixtures import MODES, MotoWorld, Release, moto_world, release, throttled_answer
+from fake_target import QuietProgress
 from fakes import MemoryLedger
 from lambda_promote.config.schema import Check, Environment
 from lambda_promote.deploy import Deployer
@@ -31,16 +32,6 @@ STAGING_ENV = Environment(function_name="orders-staging", checks=[PING])
 PRODUCTION_ENV = Environment(function_name="orders-production", checks=[PING])
 
 
-class Quiet:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def step(self, message: str) -> None:
-        self.lines.append(message)
-
-    ok = warn = step
-
-
 @pytest.fixture(params=MODES)
 def world(request: pytest.FixtureRequest, monkeypatch, tmp_path) -> Iterator[MotoWorld]:
     with moto_world(request.param, monkeypatch, tmp_path) as made:
@@ -56,7 +47,7 @@ def deployer(ledger: MemoryLedger, target: AwsTarget) -> Deployer:
         journal=Journal(ledger),
         actor="alice",
         holder="alice@ci:1",
-        progress=Quiet(),
+        progress=QuietProgress(),
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_target import FakeTarget, target_error
+from fake_target import FakeTarget, QuietProgress, target_error
 from fakes import MemoryLedger
 from lambda_promote.config.schema import Check, Environment
 from lambda_promote.deploy import Deployer, raise_for_outcome
@@ -26,16 +26,6 @@ FN = FunctionRef(env="staging", function_name="fn-staging", alias="live")
 ENV = Environment(
     function_name="fn-staging", checks=[Check(name="ping", expect={"body": {"ok": True}})]
 )
-
-
-class Quiet:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def step(self, message: str) -> None:
-        self.lines.append(message)
-
-    ok = warn = step
 
 
 def artifact(n: int) -> Artifact:
@@ -62,7 +52,7 @@ def deployer(ledger: MemoryLedger, target: FakeTarget, events: list[str] | None 
         journal=journal,
         actor="alice",
         holder="alice@elsewhere:1",
-        progress=Quiet(),
+        progress=QuietProgress(),
     )
 
 
