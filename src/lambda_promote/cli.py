@@ -52,6 +52,7 @@ class Invocation:
             from lambda_promote.workspace import Workspace
 
             config = load_config(self.config_path, check_source=check_source)
+            self.ui.scrub = self._redactor(config.notifications)
             self._workspace = Workspace(config=config, ui=self.ui, actor=self.actor())
         return self._workspace
 
@@ -59,6 +60,18 @@ class Invocation:
         from lambda_promote.workspace import acting_user
 
         return acting_user(self.actor_name)
+
+    def redact(self, value: Any) -> Any:
+        """``value`` with every secret of the environment replaced by its variable's name
+        (DESIGN §5.8): handler logs or a notifier's error must not carry one to the output."""
+        config = self._workspace.config if self._workspace is not None else None
+        return self._redactor(config.notifications if config else None).deep(value)
+
+    @staticmethod
+    def _redactor(notifications: Any) -> Any:
+        from lambda_promote.notify.redact import redactor_for
+
+        return redactor_for(notifications)
 
     def close(self) -> None:
         if self._workspace is not None:
@@ -123,6 +136,7 @@ def execute(name: str, inv: Invocation, call: Callable[[], Outcome]) -> int:
         exit_code = 0
     except PromoteError as caught:
         error, exit_code, outcome = caught, exit_code_for(caught), Outcome(data=caught.payload)
+        error.message, error.hint = inv.redact(error.message), inv.redact(error.hint)
         _report_error(ui, caught, exit_code)
     except KeyboardInterrupt:
         error = PromoteError("interrupted", code="interrupted")
@@ -152,9 +166,9 @@ def execute(name: str, inv: Invocation, call: Callable[[], Outcome]) -> int:
         body.update(jsonable(outcome.data))
         if ui.warnings:
             body.setdefault("warnings", ui.warnings)
-        ui.emit_json(body)
+        ui.emit_json(inv.redact(body))
     elif outcome.text:
-        ui.result(outcome.text)
+        ui.result(inv.redact(outcome.text))
     return exit_code
 
 

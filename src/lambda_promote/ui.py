@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any
 
@@ -38,6 +39,9 @@ class UI:
         self._console: Any = None
         self._progress: Any = None
         self.warnings: list[str] = []
+        # Replaces secrets by their variable's name in everything shown (DESIGN §5.8);
+        # the CLI sets it once the config names the secrets.
+        self.scrub: Callable[[str], str] = _unchanged
 
     # --- progress and messages (stderr) ------------------------------------------------------
     def step(self, message: str) -> None:
@@ -47,7 +51,7 @@ class UI:
         self._say("ok", message)
 
     def warn(self, message: str) -> None:
-        self.warnings.append(message)
+        self.warnings.append(self.scrub(message))
         self._say("warn", message)
 
     def error(self, message: str, hint: str = "") -> None:
@@ -87,6 +91,7 @@ class UI:
 
     # --- internals ---------------------------------------------------------------------------
     def _say(self, kind: str, message: str) -> None:
+        message = self.scrub(message)
         mark = _MARKS[kind]
         if self.color:
             from rich.markup import escape
@@ -96,6 +101,7 @@ class UI:
             print(f"{mark} {message}", file=self.err, flush=True)
 
     def _say_plain(self, message: str) -> None:
+        message = self.scrub(message)
         if self.color:
             from rich.markup import escape
 
@@ -109,3 +115,7 @@ class UI:
 
             self._console = Console(file=self.err, highlight=False)
         return self._console
+
+
+def _unchanged(text: str) -> str:
+    return text

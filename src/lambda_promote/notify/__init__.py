@@ -49,7 +49,7 @@ from lambda_promote.notify.events import (
     unknown_event_patterns,
 )
 from lambda_promote.notify.http import HttpPost
-from lambda_promote.notify.redact import NO_REDACTION, Redactor
+from lambda_promote.notify.redact import NO_REDACTION, Redactor, redactor_for
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -88,22 +88,6 @@ class _Skipped:
     name: str
     events: Sequence[str] | None
     reason: str
-
-
-def redactor_for(
-    notifications: Notifications | None, environ: Mapping[str, str] = os.environ
-) -> Redactor:
-    """The ``Redactor`` for the secrets of this configuration and environment; reports and
-    command output use the same one."""
-    names: list[str | None] = []
-    if notifications is not None:
-        if notifications.slack:
-            names.append(notifications.slack.webhook_url_env)
-        if notifications.email:
-            names += [notifications.email.username_env, notifications.email.password_env]
-        if notifications.webhook:
-            names += [notifications.webhook.url_env, notifications.webhook.secret_env]
-    return Redactor.from_environ(environ, names=names)
 
 
 # --- building notifiers from promote.yaml ----------------------------------------------------

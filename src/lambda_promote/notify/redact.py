@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lambda_promote.config.schema import Notifications
 
 # Secrets that may be in a CI environment whatever promote.yaml says.
 WELL_KNOWN = (
@@ -134,3 +138,19 @@ def _add_url_password(pairs: dict[str, str], value: str, name: str) -> None:
     if password and len(password) >= _MIN_NAMED:
         pairs.setdefault(password, f"${name}(password)")
         pairs.setdefault(urllib.parse.quote(password, safe=""), f"${name}(password)")
+
+
+def redactor_for(
+    notifications: Notifications | None, environ: Mapping[str, str] | None = None
+) -> Redactor:
+    """The ``Redactor`` for the secrets of this configuration and environment; reports and
+    command output use the same one."""
+    names: list[str | None] = []
+    if notifications is not None:
+        if notifications.slack:
+            names.append(notifications.slack.webhook_url_env)
+        if notifications.email:
+            names += [notifications.email.username_env, notifications.email.password_env]
+        if notifications.webhook:
+            names += [notifications.webhook.url_env, notifications.webhook.secret_env]
+    return Redactor.from_environ(os.environ if environ is None else environ, names=names)
