@@ -437,3 +437,20 @@ def test_require_env_without_a_close_match_lists_the_environments(project: Path)
     with pytest.raises(UsageError) as caught:
         require_env(config, "qa")
     assert caught.value.hint == "environments in promote.yaml: staging, production"
+
+
+def test_a_notifier_event_filter_that_matches_nothing_is_a_warning(tmp_path: Path) -> None:
+    from lambda_promote.config import validate
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    (tmp_path / "promote.yaml").write_text(
+        "project: x\nenvironments:\n  staging:\n    function_name: f\n"
+        "    checks: [{name: ping}]\n"
+        "notifications:\n  slack:\n    webhook_url_env: HOOK\n"
+        "    events: [deployment.*, aproval.requested]\n"
+    )
+    report = validate(tmp_path / "promote.yaml")
+    [warning] = [w for w in report.warnings if "matches no event" in str(w)]
+    assert "'aproval.requested'" in str(warning)
+    assert "did you mean 'approval.requested'" in warning.hint

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from urllib.parse import urlsplit
 
 from lambda_promote.config.problems import FieldPath, Problem, did_you_mean, shown
@@ -213,6 +214,21 @@ def _secret_names(config: Config, found: Findings) -> None:
                 )
 
 
+def _notifier_events(config: Config, found: Findings) -> None:
+    from lambda_promote.notify.events import EVENTS, unknown_event_patterns
+
+    for notifier_name in ("slack", "email", "webhook"):
+        notifier = getattr(config.notifications, notifier_name)
+        for pattern in unknown_event_patterns(notifier.events if notifier else None):
+            close = get_close_matches(pattern, EVENTS, n=1)
+            found.warn(
+                ("notifications", notifier_name, "events"),
+                f"{pattern!r} matches no event, so it never sends anything",
+                (f"did you mean {close[0]!r}? " if close else "")
+                + f"events: {', '.join(EVENTS)} (globs like 'deployment.*' work)",
+            )
+
+
 def _risk_warnings(config: Config, found: Findings) -> None:
     for name, env in config.environments.items():
         if env.approval is not None and not env.branches:
@@ -240,5 +256,6 @@ _RULES: tuple[Callable[[Config, Findings], None], ...] = (
     _artifacts_location,
     _state_url,
     _secret_names,
+    _notifier_events,
     _risk_warnings,
 )
