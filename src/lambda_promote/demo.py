@@ -4,7 +4,8 @@ with no AWS and no questions asked (DESIGN §4; issue 4).
     init the example → build → deploy staging → request production approval → the
     requester's own approval refused → a reviewer approves → deploy production → a second
     release promoted the same way → a broken release fails staging and is rolled back
-    automatically → production rolled back by hand → audit --verify
+    automatically → production rolled back by hand → audit --verify → every gate and failure
+    produced a Slack message, a signed webhook and an email (``demo_receivers`` on 127.0.0.1)
 
 Every step says what should happen and checks that it did; the demo exits 0 only if every
 step behaved as expected.
@@ -12,6 +13,7 @@ step behaved as expected.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambda_promote.demo_receivers import Receivers, running
 from lambda_promote.errors import PromoteError, exit_code_for
 from lambda_promote.ui import UI
 
@@ -45,9 +48,10 @@ class DemoFailed(PromoteError):
 
 
 class Demo:
-    def __init__(self, ui: UI, folder: Path) -> None:
+    def __init__(self, ui: UI, folder: Path, receivers: Receivers) -> None:
         self.ui = ui
         self.folder = folder
+        self.receivers = receivers
         self.steps: list[Step] = []
         self._ws: Any = None
 
@@ -115,6 +119,7 @@ class Demo:
             ),
         )
         self.step("audit --verify: the hash chain is intact", 0, self._verify_audit)
+        self.step("every gate and failure produced a message", 0, self._check_messages)
         return self.steps
 
     def _promote(self, what: str) -> None:
@@ -157,6 +162,26 @@ class Demo:
         )
         return f"{request.id} is {verdict.state}"
 
+    def _check_messages(self) -> str:
+        inbox = self.receivers.inbox
+        webhook = inbox.events("webhook")
+        expected = {
+            "approval.requested",
+            "approval.granted",
+            "deployment.succeeded",
+            "deployment.rolled_back",
+            "rollback.manual",
+        }
+        missing = expected - set(webhook)
+        channels = ["webhook", "slack"] + (["email"] if self.receivers.smtp_port else [])
+        counts = {ch: len(inbox.events(ch)) for ch in channels}
+        if missing or len(set(counts.values())) != 1 or inbox.bad_signatures:
+            raise PromoteError(
+                f"messages: missing {sorted(missing)}, counts {counts}, "
+                f"{inbox.bad_signatures} bad signatures"
+            )
+        return ", ".join(f"{n} via {ch}" for ch, n in counts.items()) + " (signatures verified)"
+
     def _verify_audit(self) -> str:
         from lambda_promote.audit import verify
         from lambda_promote.workspace import audit_key
@@ -181,6 +206,10 @@ class Demo:
         from lambda_promote.workspace import Workspace
 
         write_config(self.folder, example=True)
+        with (self.folder / "promote.yaml").open("a") as config_file:
+            config_file.write("\n# Added by the demo: receivers it runs on 127.0.0.1.\n")
+            config_file.write(self.receivers.notifications_yaml())
+        os.environ.update(self.receivers.environ)
         self._git("init", "-q", "-b", "main")
         config = load_config(self.folder / "promote.yaml")
         self._ws = Workspace(config=config, ui=self.ui, actor=DEVELOPER)
@@ -220,11 +249,17 @@ class Demo:
 def run_demo(ui: UI, *, keep: Path | None = None) -> tuple[list[Step], Path]:
     folder = keep or Path(tempfile.mkdtemp(prefix="lambda-promote-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    demo = Demo(ui, folder)
-    try:
-        steps = demo.run()
-    finally:
-        demo.close()
+    saved = dict(os.environ)
+    with running() as receivers:
+        demo = Demo(ui, folder, receivers)
+        try:
+            steps = demo.run()
+        finally:
+            demo.close()
+            os.environ.clear()
+            os.environ.update(saved)
+        if receivers.smtp_port is None:
+            ui.warn("aiosmtpd is not installed, so the demo sent no email (make demo installs it)")
     failed = [s for s in steps if not s.ok]
     if failed:
         raise DemoFailed(
