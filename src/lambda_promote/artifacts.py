@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +54,39 @@ class ArtifactStore(Protocol):
     def list(self) -> list[Artifact]:
         """Every stored artifact, newest first."""
         ...
+
+
+def resolve_prefix(
+    digest_or_prefix: str,
+    candidates: Callable[[str], Iterable[str]],
+    *,
+    get: Callable[[str], Artifact],
+    where: str,
+    hint: str = "",
+) -> Artifact:
+    """The one stored artifact whose digest starts with ``digest_or_prefix`` (≥ 4 hex
+    characters); ``UsageError`` when it is malformed, unknown or ambiguous. ``candidates``
+    lists the stored digests starting with a prefix."""
+    wanted = digest_or_prefix.strip().lower()
+    if len(wanted) < MIN_PREFIX_LEN or not _HEX_RE.match(wanted):
+        raise UsageError(
+            f"{digest_or_prefix!r} is not an artifact digest",
+            hint=f"give the sha256 digest or a prefix of at least {MIN_PREFIX_LEN} hex "
+            "characters, as printed by 'lambda-promote build'",
+        )
+    matches = sorted(set(candidates(wanted)))
+    if len(matches) == 1:
+        return get(matches[0])
+    if not matches:
+        raise UsageError(
+            f"no artifact {wanted} in {where}",
+            hint=hint or "build one with 'lambda-promote build'",
+        )
+    shown = ", ".join(d[:DIGEST_PREFIX_LEN] for d in matches[:5])
+    raise UsageError(
+        f"artifact prefix {wanted} is ambiguous: it matches {shown}",
+        hint="give more characters of the digest",
+    )
 
 
 def sha256_file(path: Path) -> str:
@@ -118,7 +151,7 @@ class DirectoryStore:
         path = self.manifest_path(digest)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return _artifact_from_manifest(data, digest=digest, path=self.zip_path(digest))
+            return artifact_from_manifest(data, digest=digest, path=self.zip_path(digest))
         except FileNotFoundError:
             raise ArtifactError(
                 f"artifact {digest[:DIGEST_PREFIX_LEN]} is not in {self.root}",
@@ -133,25 +166,12 @@ class DirectoryStore:
             ) from None
 
     def resolve(self, digest_or_prefix: str) -> Artifact:
-        wanted = digest_or_prefix.strip().lower()
-        if len(wanted) < MIN_PREFIX_LEN or not _HEX_RE.match(wanted):
-            raise UsageError(
-                f"{digest_or_prefix!r} is not an artifact digest",
-                hint=f"give the sha256 digest or a prefix of at least {MIN_PREFIX_LEN} hex "
-                "characters, as printed by 'lambda-promote build'",
-            )
-        matches = sorted(d for d in self._digests() if d.startswith(wanted))
-        if len(matches) == 1:
-            return self.get(matches[0])
-        if not matches:
-            raise UsageError(
-                f"no artifact {wanted} in {self.root}",
-                hint=self._recent_hint() or "build one with 'lambda-promote build'",
-            )
-        shown = ", ".join(d[:DIGEST_PREFIX_LEN] for d in matches[:5])
-        raise UsageError(
-            f"artifact prefix {wanted} is ambiguous: it matches {shown}",
-            hint="give more characters of the digest",
+        return resolve_prefix(
+            digest_or_prefix,
+            lambda wanted: [d for d in self._digests() if d.startswith(wanted)],
+            get=self.get,
+            where=str(self.root),
+            hint=self._recent_hint(),
         )
 
     def verified_path(self, digest: str) -> Path:
@@ -274,7 +294,7 @@ def _manifest_bytes(artifact: Artifact) -> bytes:
     return (json.dumps(manifest_dict(artifact), indent=2, sort_keys=True) + "\n").encode()
 
 
-def _artifact_from_manifest(data: Any, *, digest: str, path: Path) -> Artifact:
+def artifact_from_manifest(data: Any, *, digest: str, path: Path) -> Artifact:
     if not isinstance(data, dict) or data.get("digest") != digest:
         raise ArtifactError(
             f"the manifest of artifact {digest[:DIGEST_PREFIX_LEN]} does not describe it",

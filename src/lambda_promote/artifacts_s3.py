@@ -22,9 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from lambda_promote.artifacts import (
-    MIN_PREFIX_LEN,
-    _artifact_from_manifest,
+    artifact_from_manifest,
     manifest_dict,
+    resolve_prefix,
     sha256_file,
     write_atomically,
 )
@@ -113,30 +113,13 @@ class S3Store:
                 f"({self.api.url(key)}) is unreadable: {exc}",
                 hint="delete it and build again with 'lambda-promote build'",
             ) from None
-        artifact = _artifact_from_manifest(data, digest=digest, path=Path(digest))
+        artifact = artifact_from_manifest(data, digest=digest, path=Path(digest))
         return replace(artifact, path=self.api.url(self.zip_key(digest)))
 
     def resolve(self, digest_or_prefix: str) -> Artifact:
-        wanted = digest_or_prefix.strip().lower()
-        if len(wanted) < MIN_PREFIX_LEN or not _HEX_RE.match(wanted):
-            raise UsageError(
-                f"{digest_or_prefix!r} is not an artifact digest",
-                hint=f"give the sha256 digest or a prefix of at least {MIN_PREFIX_LEN} hex "
-                "characters, as printed by 'lambda-promote build'",
-            )
         # S3 lists by key prefix, so only the candidates are ever listed.
-        matches = sorted(set(self._digests(wanted)))
-        if len(matches) == 1:
-            return self.get(matches[0])
-        if not matches:
-            raise UsageError(
-                f"no artifact {wanted} in {self.api.url(self.prefix)}",
-                hint="build one with 'lambda-promote build'",
-            )
-        shown = ", ".join(d[:DIGEST_PREFIX_LEN] for d in matches[:5])
-        raise UsageError(
-            f"artifact prefix {wanted} is ambiguous: it matches {shown}",
-            hint="give more characters of the digest",
+        return resolve_prefix(
+            digest_or_prefix, self._digests, get=self.get, where=self.api.url(self.prefix)
         )
 
     def verified_path(self, digest: str) -> Path:
