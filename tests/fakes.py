@@ -283,6 +283,9 @@ class MemoryLedger:
             self._audit.append(records.audit_event(event, last))
         return event
 
+    def audit_head(self) -> AuditEvent | None:
+        return _audit_event(self._audit[-1]) if self._audit else None
+
     def audit_events(
         self, *, env: str | None = None, since_seq: int | None = None
     ) -> list[AuditEvent]:

@@ -26,6 +26,10 @@ def build(ws: Workspace) -> BuildResult:
 
     with ws.ui.task("building the artifact"):
         result = build_artifact(ws.config, store=ws.store, builder=ws.actor, progress=ws.ui.step)
+    if result.cached:
+        # Nothing was built and nothing changed: the first build of these inputs recorded
+        # the artifact and its audit event. Not opening the ledger keeps a cache hit fast.
+        return result
     ws.ledger.record_artifact(result.artifact)
     art = result.artifact
     ws.audit(
@@ -44,7 +48,7 @@ def build(ws: Workspace) -> BuildResult:
 def deployer(ws: Workspace, *, deployment_id: str | None = None) -> Deployer:
     from lambda_promote.deploy import Deployer, new_deployment_id
     from lambda_promote.journal import Journal
-    from lambda_promote.notify import deployment_listener
+    from lambda_promote.notify.dispatch import deployment_listener
     from lambda_promote.reports.gather import report_listener, report_locator
 
     def commit_of(dep: Deployment) -> str | None:
@@ -60,7 +64,11 @@ def deployer(ws: Workspace, *, deployment_id: str | None = None) -> Deployer:
             project=ws.config.project,
             commit_of=commit_of,
         ),
-        report_listener(ws, on_written=lambda d, paths: ws.ui.detail(f"report: {paths['html']}")),
+        report_listener(
+            ws,
+            on_written=lambda d, paths: ws.ui.detail(f"report: {paths['html']}"),
+            deliveries=ws.deliveries,
+        ),
     ]
     journal = Journal(
         ws.ledger,
@@ -305,17 +313,19 @@ def pending_approvals(ws: Workspace, env: str) -> list[dict[str, Any]]:
 
 
 def _deployment_of(ws: Workspace, env: str, version: str | None) -> Deployment | None:
-    """The most recent deployment that left ``version`` live (a deploy or a manual rollback)."""
+    """The most recent deployment that left ``version`` live (a deploy, a manual rollback,
+    or a deployment rolled back to it). Reads a bounded page, so ``status`` does not slow
+    down as history grows; older than that, the version is shown without who and when."""
     if version is None:
         return None
-    for dep in ws.ledger.deployments(env, limit=None):
+    finished = ws.ledger.deployments(
+        env, states=[DeploymentState.SUCCEEDED, DeploymentState.ROLLED_BACK], limit=50
+    )
+    for dep in finished:
         live_after = (
             dep.previous_version if dep.state is DeploymentState.ROLLED_BACK else dep.version
         )
-        if live_after == version and dep.state in (
-            DeploymentState.SUCCEEDED,
-            DeploymentState.ROLLED_BACK,
-        ):
+        if live_after == version:
             return dep
     return None
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from lambda_promote.artifacts import ArtifactStore
     from lambda_promote.config.schema import Config
     from lambda_promote.ledger.sql import SqlLedger
-    from lambda_promote.notify import DeliveryLog
+    from lambda_promote.notify.dispatch import DeliveryLog
     from lambda_promote.notify.events import NotificationEvent
     from lambda_promote.targets.base import Target
     from lambda_promote.ui import UI
@@ -123,7 +123,7 @@ class Workspace:
     def deliveries(self) -> DeliveryLog:
         """Every notification this command sent or failed to send, recorded in the audit
         trail and shown; a failing notifier never fails the command (DESIGN §5.9)."""
-        from lambda_promote.notify import DeliveryLog
+        from lambda_promote.notify.dispatch import DeliveryLog
 
         return DeliveryLog(audit=self.audit, warn=self.ui.warn)
 

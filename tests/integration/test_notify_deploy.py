@@ -21,7 +21,7 @@ from lambda_promote.config import load_config
 from lambda_promote.deploy import Deployer
 from lambda_promote.journal import Journal
 from lambda_promote.model import Artifact, Deployment, DeploymentState
-from lambda_promote.notify import DeliveryLog, RetryPolicy, deployment_listener
+from lambda_promote.notify.dispatch import DeliveryLog, RetryPolicy, deployment_listener
 from lambda_promote.reports.gather import report_listener, report_locator
 from lambda_promote.ui import UI
 from lambda_promote.workspace import Workspace

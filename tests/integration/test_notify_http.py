@@ -13,7 +13,7 @@ from golden import notify_samples as samples
 from golden.notify_servers import HANG, Receiver, closed_port
 from lambda_promote.config.schema import Notifications, SlackNotifier, WebhookNotifier
 from lambda_promote.model import RequestState
-from lambda_promote.notify import (
+from lambda_promote.notify.dispatch import (
     RetryPolicy,
     approval_event,
     deployment_event,

@@ -19,7 +19,7 @@ from golden.notify_servers import Authenticator, Receiver, closed_port, self_sig
 from lambda_promote.config.schema import EmailNotifier as EmailConfig
 from lambda_promote.config.schema import Notifications, SlackNotifier, WebhookNotifier
 from lambda_promote.model import CheckResult, RequestState
-from lambda_promote.notify import (
+from lambda_promote.notify.dispatch import (
     EVENTS,
     Delivery,
     DeliveryLog,

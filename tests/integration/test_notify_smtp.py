@@ -17,7 +17,13 @@ from golden import notify_samples as samples
 from golden.notify_servers import Authenticator, Mail, closed_port, self_signed, smtp_server
 from lambda_promote.config.schema import EmailNotifier as EmailConfig
 from lambda_promote.config.schema import Notifications
-from lambda_promote.notify import Delivery, RetryPolicy, deliver, deployment_event, dispatch
+from lambda_promote.notify.dispatch import (
+    Delivery,
+    RetryPolicy,
+    deliver,
+    deployment_event,
+    dispatch,
+)
 from lambda_promote.notify.email import EmailNotifier
 
 QUICK = RetryPolicy(attempts=2, timeout=5.0, first_delay=0.01, max_delay=0.01)

@@ -22,7 +22,7 @@ from lambda_promote.config.schema import (
     WebhookNotifier,
 )
 from lambda_promote.model import DeploymentState
-from lambda_promote.notify import (
+from lambda_promote.notify.dispatch import (
     Delivery,
     DeliveryLog,
     NotificationEvent,

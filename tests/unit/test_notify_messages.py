@@ -13,14 +13,14 @@ import pytest
 
 from golden import notify_samples as samples
 from lambda_promote.model import RequestState
-from lambda_promote.notify import (
+from lambda_promote.notify import messages as m
+from lambda_promote.notify.dispatch import (
     EVENTS,
     NotificationEvent,
     approval_event,
     deployment_event,
     lock_broken_event,
 )
-from lambda_promote.notify import messages as m
 from lambda_promote.notify.email import build_message
 
 AT = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)

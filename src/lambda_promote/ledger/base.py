@@ -139,6 +139,10 @@ class Ledger(Protocol):
         JSON: both are hashed as they will be read back."""
         ...
 
+    def audit_head(self) -> AuditEvent | None:
+        """The newest event (the chain head a report records), without reading the trail."""
+        ...
+
     def audit_events(
         self, *, env: str | None = None, since_seq: int | None = None
     ) -> list[AuditEvent]:

@@ -374,6 +374,10 @@ class SqlLedger:
             hint="many processes are writing to this ledger at once; try again",
         )
 
+    def audit_head(self) -> AuditEvent | None:
+        with self._reading() as connection:
+            return sql_audit.last_event(connection)
+
     def audit_events(
         self, *, env: str | None = None, since_seq: int | None = None
     ) -> list[AuditEvent]:

@@ -16,6 +16,7 @@ from lambda_promote.reports import REPORTS_DIR, report_path, write_reports
 
 if TYPE_CHECKING:
     from lambda_promote.journal import Listener
+    from lambda_promote.notify.dispatch import DeliveryLog
     from lambda_promote.workspace import Workspace
 
 
@@ -33,11 +34,19 @@ def report_locator(ws: Workspace, fmt: str = "html") -> Callable[[Deployment], s
     return locate
 
 
-def report_inputs(ws: Workspace, deployment: Deployment) -> dict[str, Any]:
-    """The keyword arguments of ``reports.render``/``write_reports`` for ``deployment``."""
-    from lambda_promote.notify import deliveries_from_audit, redactor_for
+def report_inputs(
+    ws: Workspace,
+    deployment: Deployment,
+    *,
+    notifications: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of ``reports.render``/``write_reports`` for ``deployment``.
+    ``notifications``: what this process sent for it; otherwise they are read back from the
+    audit trail (for a past deployment: that reads the whole trail once)."""
+    from lambda_promote.notify.dispatch import deliveries_from_audit, redactor_for
 
-    events = ws.ledger.audit_events()
+    if notifications is None:
+        notifications = deliveries_from_audit(ws.ledger.audit_events(), deployment.id)
     approvals = []
     if deployment.kind is DeploymentKind.DEPLOY:
         approvals = [
@@ -46,10 +55,10 @@ def report_inputs(ws: Workspace, deployment: Deployment) -> dict[str, Any]:
             if r.consumed_by == deployment.id
         ]
     artifact = ws.ledger.find_artifact(deployment.digest)
-    last = events[-1] if events else None
+    last = ws.ledger.audit_head()
     return {
         "approvals": approvals,
-        "notifications": deliveries_from_audit(events, deployment.id),
+        "notifications": notifications,
         "audit_head": f"#{last.seq} {last.hash}" if last else None,
         "commit": artifact.commit if artifact else None,
         "project": ws.config.project,
@@ -58,13 +67,16 @@ def report_inputs(ws: Workspace, deployment: Deployment) -> dict[str, Any]:
 
 
 def write_deployment_reports(
-    ws: Workspace, deployment: Deployment, *, environ: Mapping[str, str] = os.environ
+    ws: Workspace,
+    deployment: Deployment,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    notifications: list[dict[str, Any]] | None = None,
 ) -> dict[str, Path]:
     """Write the three reports of ``deployment`` (re-read in full from the ledger)."""
     full = ws.ledger.get_deployment(deployment.id) or deployment
-    return write_reports(
-        full, folder=reports_folder(ws), environ=environ, **report_inputs(ws, full)
-    )
+    inputs = report_inputs(ws, full, notifications=notifications)
+    return write_reports(full, folder=reports_folder(ws), environ=environ, **inputs)
 
 
 def report_listener(
@@ -72,14 +84,18 @@ def report_listener(
     *,
     on_written: Callable[[Deployment, dict[str, Path]], None] | None = None,
     environ: Mapping[str, str] = os.environ,
+    deliveries: DeliveryLog | None = None,
 ) -> Listener:
     """A ``journal.Listener`` writing the reports when a deployment reaches a terminal state.
-    Register it after the notification listener, so the report lists what was sent."""
+    Register it after the notification listener, so the report lists what was sent:
+    ``deliveries``, the notification listener's log (else they are read from the audit
+    trail, which costs a read of the whole trail)."""
 
     def listen(event: str, deployment: Deployment, details: dict[str, Any]) -> None:
         if not event.startswith("deployment.") or not deployment.state.terminal:
             return
-        written = write_deployment_reports(ws, deployment, environ=environ)
+        sent = deliveries.for_subject(deployment.id) if deliveries is not None else None
+        written = write_deployment_reports(ws, deployment, environ=environ, notifications=sent)
         if on_written is not None:
             on_written(deployment, written)
 
