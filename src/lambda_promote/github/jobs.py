@@ -167,12 +167,17 @@ def deploy_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
         f'lambda-promote deploy {stage.env} --artifact "${{DIGEST}}" --json'
         f" | tee {RUN_DIR}/{stage.deploy_job}.json\n"
     )
+    # With provider: github the deploy itself reads the run's approvals (the gate admits only
+    # what they allow, and records them), so it needs the token too.
+    token = {"GITHUB_TOKEN": expr("github.token")} if stage.github_approvals else {}
     job_steps += [
         steps.tool(
             f"Deploy to {stage.env}: publish, move the alias, run the checks "
             "(rolls back by itself on failure)",
             script,
-            steps.tool_env(pipe.config, notify=True, DIGEST=expr("needs.build.outputs.digest")),
+            steps.tool_env(
+                pipe.config, notify=True, DIGEST=expr("needs.build.outputs.digest"), **token
+            ),
         ),
         _state_upload(paths, stage.deploy_job),
     ]
