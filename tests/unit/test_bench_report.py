@@ -45,6 +45,35 @@ def test_the_speedup_is_the_baselines_median_over_ours_and_absent_when_a_side_fa
     assert harness.ratio(slow, None) is None
 
 
+def test_timed_runs_take_turns_after_each_cases_own_warmups_and_a_failure_stops_one_case() -> None:
+    calls: list[tuple[str, int]] = []
+
+    def runner(case: object, index: int) -> tuple[float, dict[str, object]]:
+        calls.append((case.name, index))
+        if case.name == "flaky" and index == 2:
+            raise harness.CaseFailed("exited 1: boom")
+        return float(index), {"index": index}
+
+    def case(name: str) -> object:
+        return harness.Case(name, "g", lambda _: None)
+
+    results = harness.measure_interleaved(
+        [(case("a"), 1), (case("b"), 0), (case("flaky"), 1)], repeat=3, runner=runner
+    )
+    assert calls == [
+        ("a", 0), ("flaky", 0),
+        ("a", 1), ("b", 0), ("flaky", 1),
+        ("a", 2), ("b", 1), ("flaky", 2),
+        ("a", 3), ("b", 2),
+    ]  # fmt: skip
+    a, b, flaky = results
+    assert a.samples == [1.0, 2.0, 3.0]
+    assert a.facts["index"] == 3
+    assert b.samples == [0.0, 1.0, 2.0]
+    assert not flaky.ok
+    assert flaky.error == "exited 1: boom"
+
+
 def test_importtime_lines_are_parsed_and_heavy_libraries_named() -> None:
     text = "\n".join(
         [
