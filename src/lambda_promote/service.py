@@ -4,6 +4,7 @@ model objects (or raises an error of errors.py). The CLI only parses, calls and 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,10 @@ def build(ws: Workspace) -> BuildResult:
     from lambda_promote.build import build as build_artifact
 
     with ws.ui.task("building the artifact"):
-        result = build_artifact(ws.config, store=ws.store, builder=ws.actor, progress=ws.ui.step)
+        result = build_artifact(
+            ws.config, store=ws.store, builder=ws.actor, progress=ws.ui.step,
+            on_miss=_load_ledger_code_meanwhile,
+        )  # fmt: skip
     if result.cached:
         # Nothing was built and nothing changed: the first build of these inputs recorded
         # the artifact and its audit event. Not opening the ledger keeps a cache hit fast.
@@ -43,6 +47,17 @@ def build(ws: Workspace) -> BuildResult:
         },
     )
     return result
+
+
+def _load_ledger_code_meanwhile() -> None:
+    """A real build records its artifact in the ledger afterwards: import SQLAlchemy in the
+    background while uv installs and zlib compresses (both release the GIL), instead of
+    after them. A cache hit never gets here, and never loads it."""
+
+    def load() -> None:
+        import lambda_promote.ledger.sql  # noqa: F401
+
+    threading.Thread(target=load, name="load-ledger-code", daemon=True).start()
 
 
 def deployer(ws: Workspace, *, deployment_id: str | None = None) -> Deployer:

@@ -123,6 +123,22 @@ def test_an_unchanged_build_is_a_cache_hit_that_installs_nothing(tmp_path: Path)
     assert any("cache hit" in m for m in messages)
 
 
+def test_the_caller_hears_of_a_miss_before_the_slow_part_and_never_of_a_hit(
+    tmp_path: Path,
+) -> None:
+    config = _project(tmp_path)
+    installer = FakeInstaller()
+    heard: list[int] = []
+    store = DirectoryStore(config.root / ".lambda-promote" / "artifacts")
+
+    def miss() -> None:
+        heard.append(len(installer.calls))  # how many installs had run when told
+
+    for _ in range(2):
+        build(config, store=store, builder="a", installer=installer, environ={}, on_miss=miss)
+    assert heard == [0]
+
+
 def test_a_changed_source_file_changes_the_digest_and_reuses_the_dependencies(
     tmp_path: Path,
 ) -> None:

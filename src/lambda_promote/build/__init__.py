@@ -80,9 +80,12 @@ def build(
     installer: DependencyInstaller | None = None,
     cache_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    on_miss: Callable[[], None] | None = None,
 ) -> BuildResult:
     """Build the function of ``config`` into ``store``. ``installer`` replaces uv (tests);
-    ``environ`` is where CI variables for the provenance are read (default ``os.environ``)."""
+    ``environ`` is where CI variables for the provenance are read (default ``os.environ``);
+    ``on_miss`` is called once it is clear this is no cache hit, before the slow part, so the
+    caller can prepare what it needs afterwards meanwhile."""
     say = progress or _quiet
     fn = config.function
     root = config.root.resolve()
@@ -100,6 +103,8 @@ def build(
     if hit is not None:
         say(f"cache hit: artifact {hit.short} (inputs unchanged; nothing installed or zipped)")
         return BuildResult(artifact=hit, cached=True)
+    if on_miss is not None:
+        on_miss()
     deps = _dependency_entries(
         requirements, req_bytes, cache=cache, installer=installer or UvInstaller(uv), fn=fn,
         say=say,
