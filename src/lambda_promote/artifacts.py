@@ -102,6 +102,9 @@ def open_store(spec: str, *, root: Path) -> ArtifactStore:
     """The store named by promote.yaml's ``artifacts`` value; a relative path is relative
     to ``root`` (the folder holding promote.yaml)."""
     if spec.startswith("s3://"):
+        from lambda_promote.targets import require_boto3
+
+        require_boto3(needed_for=f"artifacts: {spec}")
         from lambda_promote.artifacts_s3 import open_s3_store
 
         return open_s3_store(spec, root=root, cache_dir=root / ".lambda-promote" / "s3-cache")

@@ -97,6 +97,9 @@ class Workspace:
             from lambda_promote.targets.local import LocalTarget
 
             return LocalTarget(self.state_dir / "local", warn=self.ui.warn)
+        from lambda_promote.targets import require_boto3
+
+        require_boto3(needed_for="target: aws")
         from lambda_promote.targets.aws_target import AwsTarget
 
         return AwsTarget(warn=self.ui.warn)

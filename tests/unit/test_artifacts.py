@@ -220,3 +220,15 @@ def test_open_store_routes_s3_urls_to_the_s3_store(tmp_path: Path, monkeypatch) 
 def test_open_store_refuses_an_unknown_scheme(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown store"):
         open_store("ftp://host/x", root=tmp_path)
+
+
+def test_s3_without_boto3_says_which_extra_to_install(tmp_path: Path, monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "boto3" else real(name, *a)
+    )
+    with pytest.raises(UsageError, match="needs boto3") as raised:
+        open_store("s3://bucket/prefix", root=tmp_path)
+    assert "lambda-promote[aws]" in raised.value.hint
