@@ -29,15 +29,6 @@ class DeploymentState(enum.StrEnum):
     def terminal(self) -> bool:
         return self in TERMINAL_STATES
 
-    @property
-    def traffic_may_have_moved(self) -> bool:
-        """States in which the alias may point at the new version, so a crash needs rollback."""
-        return self in {
-            DeploymentState.SHIFTING,
-            DeploymentState.VERIFYING,
-            DeploymentState.ROLLING_BACK,
-        }
-
 
 TERMINAL_STATES = frozenset(
     {

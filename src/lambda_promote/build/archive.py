@@ -11,7 +11,6 @@ stable for years; a build against zlib-ng (some distributions) gives other bytes
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import stat
 import zipfile
@@ -19,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambda_promote.artifacts import sha256_file
 from lambda_promote.build.sources import ZipEntry
 from lambda_promote.errors import BuildError
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 COMPRESS_LEVEL = 6
 _UNIX = 3
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def write_zip(entries: Sequence[ZipEntry], destination: Path) -> ZipResult:
         for entry in ordered:
             _add(archive, entry)
     return ZipResult(
-        digest=_sha256(destination),
+        digest=sha256_file(destination),
         size=destination.stat().st_size,
         files=tuple(e.name for e in ordered),
     )
@@ -75,11 +74,3 @@ def _refuse_duplicates(ordered: Sequence[ZipEntry]) -> None:
                 f"({before.path} and {after.path})",
                 hint="rename one of them",
             )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

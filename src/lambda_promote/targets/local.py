@@ -50,12 +50,6 @@ from lambda_promote.targets.local_process import (
 )
 
 GOOD_KEEP = 2  # as many good versions as the AWS target keeps in its tag
-ACCOUNT_ID = "000000000000"  # the account Lambda ARNs name on the local target
-_LOG_TAIL_BYTES = 1024 * 1024  # a handler printing without end must not fill our memory
-_RUNTIME_SCRIPT = Path(local_runtime.__file__)
-# -I: no PYTHON* variables, no script dir on sys.path; -S: no site-packages (the handler sees
-# its zip and the standard library, as on Lambda); -B: the version dir is never written to.
-_CHILD_FLAGS = ("-I", "-S", "-B", "-u", "-X", "utf8")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,140}$")
 
 _log = logging.getLogger(__name__)

@@ -7,9 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -29,9 +27,6 @@ _RUNTIME_SCRIPT = Path(local_runtime.__file__)
 # -I: no PYTHON* variables, no script dir on sys.path; -S: no site-packages (the handler sees
 # its zip and the standard library, as on Lambda); -B: the version dir is never written to.
 _CHILD_FLAGS = ("-I", "-S", "-B", "-u", "-X", "utf8")
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,140}$")
-
-_log = logging.getLogger(__name__)
 
 
 @functools.cache
