@@ -244,10 +244,7 @@ class Deployer:
     def _verify_restored(
         self, dep: Deployment, fn: FunctionRef, env: Environment, record: dict[str, object]
     ) -> Deployment:
-        results = self._verify(fn, env, phase="rollback_verify")
-        self.journal.checks(dep, results)
-        failed = [r for r in results if not r.ok]
-        record.update(verified=not failed, checks=[r.to_json() for r in results])
+        failed = self._verify_rollback(dep, fn, env, record)
         if failed:
             return self._rollback_failed(
                 dep,
@@ -257,6 +254,17 @@ class Deployer:
             )
         self.progress.ok(f"{fn.env}: rolled back to version {dep.previous_version}, verified")
         return self.journal.move(dep, S.ROLLED_BACK, rollback=record)
+
+    def _verify_rollback(
+        self, dep: Deployment, fn: FunctionRef, env: Environment, record: dict[str, object]
+    ) -> list[CheckResult]:
+        """Check the version a rollback put live; the results go to the ledger and into
+        ``record`` (the deployment's rollback summary). Returns the failed ones."""
+        results = self._verify(fn, env, phase="rollback_verify")
+        self.journal.checks(dep, results)
+        failed = [r for r in results if not r.ok]
+        record.update(verified=not failed, checks=[r.to_json() for r in results])
+        return failed
 
     def _rollback_failed(self, dep: Deployment, record: dict[str, object], why: str) -> Deployment:
         record.update(verified=False, error=why)
@@ -295,17 +303,13 @@ class Deployer:
 
     def _verify_manual(self, dep: Deployment, fn: FunctionRef, env: Environment) -> Deployment:
         dep = self.journal.move(dep, S.VERIFYING)
-        results = self._verify(fn, env, phase="rollback_verify")
-        self.journal.checks(dep, results)
-        failed = [r for r in results if not r.ok]
         record: dict[str, object] = {
             "reason": dep.reason or "manual",
             "from_version": dep.previous_version,
             "to_version": dep.version,
             "to_digest": dep.digest,
-            "verified": not failed,
-            "checks": [r.to_json() for r in results],
         }
+        failed = self._verify_rollback(dep, fn, env, record)
         if failed:
             return self._rollback_failed(
                 dep, record, f"version {dep.version} fails its checks: {describe_failures(failed)}"

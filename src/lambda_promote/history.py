@@ -36,14 +36,8 @@ def rollback_candidate(
     history: Sequence[Deployment], current: str | None
 ) -> tuple[str, str] | None:
     """The last good version that went live before ``current``; with ``current`` unknown to
-    the history, the newest good version other than it. None when there is nothing to go to."""
-    good = good_versions(history)
-    versions = [v for v, _ in good]
-    if current in versions:
-        index = versions.index(current)
-        return good[index - 1] if index > 0 else None
-    earlier = [pair for pair in good if pair[0] != current]
-    return earlier[-1] if earlier else None
+    the history, the newest good version. None when there is nothing to go to."""
+    return candidate_from_good(list(reversed(good_versions(history))), current)
 
 
 def was_ever_good(history: Sequence[Deployment], version: str) -> bool:
