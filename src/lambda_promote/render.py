@@ -58,6 +58,8 @@ def jsonable(value: Any) -> Any:
     """Anything an error payload or result may carry, as plain JSON data."""
     if isinstance(value, Deployment):
         return deployment_json(value)
+    if isinstance(value, ApprovalRequest):
+        return request_json(value)
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, enum.Enum):

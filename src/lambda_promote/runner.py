@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 
 from lambda_promote import promotion, service
+from lambda_promote.config.loader import require_env
 from lambda_promote.errors import GateBlocked, UsageError
 from lambda_promote.model import ApprovalRequest, Deployment
 from lambda_promote.triggers import Event, Plan, event_from_github, plan, promotion_order
@@ -20,7 +21,6 @@ from lambda_promote.workspace import Workspace
 class RunResult:
     plan: Plan
     deployments: list[Deployment] = field(default_factory=list)
-    approval_request: ApprovalRequest | None = None
 
 
 def resolve_event(name: str | None, branch: str | None, env: str | None) -> Event:
@@ -40,9 +40,7 @@ def run(ws: Workspace, event: Event) -> RunResult:
     order = promotion_order(
         {name: spec.promote_from for name, spec in ws.config.environments.items()}
     )
-    if event.env and event.env not in ws.config.environments:
-        from lambda_promote.config.loader import require_env
-
+    if event.env:
         require_env(ws.config, event.env)
     result = RunResult(plan(ws.config.triggers, event, known_envs=order))
     ws.ui.step(result.plan.why)
@@ -51,7 +49,6 @@ def run(ws: Workspace, event: Event) -> RunResult:
         if spec.approval is not None and spec.approval.provider == "builtin":
             request = _granted_or_new_request(ws, env)
             if request is not None:
-                result.approval_request = request
                 raise GateBlocked(
                     f"awaiting approval {request.id} for {env} ({request.short_digest})",
                     hint=f"a reviewer runs `lambda-promote approve {request.id} --env {env}`; "

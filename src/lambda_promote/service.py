@@ -179,16 +179,13 @@ def deploy(ws: Workspace, env: str, *, artifact: str | None) -> Deployment:
 
     spec = require_env(ws.config, env)
     chosen, zip_path = artifact_for_deploy(ws, env, artifact)
-    promotion.admission(ws, env, chosen)  # fail fast, before the lock
-
-    def admit(deployment_id: str) -> None:
-        # Again under the lock, so two deployments cannot consume one approval.
-        take = promotion.admission(ws, env, chosen)
-        if take is not None:
-            take(deployment_id)
-
+    # The gate decides now; its approval is taken under the environment lock, and taking it
+    # is an atomic conditional update, so two deployments can never consume one approval.
+    take_approval = promotion.admission(ws, env, chosen)
     fn, deployment_id = addressed(ws, env)
-    dep = deployer(ws, deployment_id=deployment_id).deploy(fn, spec, chosen, zip_path, admit=admit)
+    dep = deployer(ws, deployment_id=deployment_id).deploy(
+        fn, spec, chosen, zip_path, admit=take_approval
+    )
     return raise_for_outcome(ws.ledger.get_deployment(dep.id) or dep)
 
 
