@@ -9,9 +9,10 @@ so ``--help`` starts fast.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from lambda_promote.errors import PromoteError, exit_code_for
 from lambda_promote.ui import UI
 
 if TYPE_CHECKING:
+    from lambda_promote.notify.redact import Redactor
     from lambda_promote.workspace import Workspace
 
 
@@ -42,6 +44,7 @@ class Invocation:
     actor_name: str | None
     ui: UI
     _workspace: Workspace | None = None
+    _redactor: Redactor | None = None
 
     def workspace(self, *, check_source: bool = False) -> Workspace:
         """The loaded config and its parts. ``check_source`` also checks the function's
@@ -49,12 +52,21 @@ class Invocation:
         never blocks an emergency rollback."""
         if self._workspace is None:
             from lambda_promote.config import load_config
+            from lambda_promote.notify.redact import secret_names
             from lambda_promote.workspace import Workspace
 
             config = load_config(self.config_path, check_source=check_source)
-            self.ui.scrub = self._redactor(config.notifications)
+            self.keep_secret(secret_names(config.notifications))
             self._workspace = Workspace(config=config, ui=self.ui, actor=self.actor())
         return self._workspace
+
+    def keep_secret(self, names: Iterable[str]) -> Redactor:
+        """Redact, from here on, the values of the variables promote.yaml names as secret
+        besides the well-known ones (DESIGN §5.8)."""
+        from lambda_promote.notify.redact import Redactor
+
+        self._redactor = self.ui.scrub = Redactor.from_environ(os.environ, names=names)
+        return self._redactor
 
     def actor(self) -> str:
         from lambda_promote.workspace import acting_user
@@ -64,14 +76,7 @@ class Invocation:
     def redact(self, value: Any) -> Any:
         """``value`` with every secret of the environment replaced by its variable's name
         (DESIGN §5.8): handler logs or a notifier's error must not carry one to the output."""
-        config = self._workspace.config if self._workspace is not None else None
-        return self._redactor(config.notifications if config else None).deep(value)
-
-    @staticmethod
-    def _redactor(notifications: Any) -> Any:
-        from lambda_promote.notify.redact import redactor_for
-
-        return redactor_for(notifications)
+        return (self._redactor or self.keep_secret(())).deep(value)
 
     def close(self) -> None:
         if self._workspace is not None:

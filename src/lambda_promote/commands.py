@@ -55,10 +55,15 @@ def build_command(inv: Invocation) -> Outcome:
     from lambda_promote import service
     from lambda_promote.render import artifact_json
 
-    result = service.build(inv.workspace(check_source=True))
-    art = result.artifact
-    inv.ui.ok(f"artifact {art.short} ({art.size:,} bytes){' — cached' if result.cached else ''}")
-    return Outcome(data={"artifact": artifact_json(art, cached=result.cached)}, text=art.digest)
+    recalled = service.build_unchanged(inv.config_path, inv.ui)
+    if recalled is not None:
+        inv.keep_secret(recalled.plan.secret_names)
+        art, cached = recalled.artifact, True
+    else:
+        result = service.build(inv.workspace(check_source=True))
+        art, cached = result.artifact, result.cached
+    inv.ui.ok(f"artifact {art.short} ({art.size:,} bytes){' — cached' if cached else ''}")
+    return Outcome(data={"artifact": artifact_json(art, cached=cached)}, text=art.digest)
 
 
 @command("deploy")

@@ -10,16 +10,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambda_promote.config.loader import require_env
 from lambda_promote.errors import PromoteError, UsageError
 from lambda_promote.model import Artifact, Deployment, DeploymentState, FunctionRef
 from lambda_promote.workspace import Workspace, lock_holder
 
 if TYPE_CHECKING:
     from lambda_promote.build import BuildResult
+    from lambda_promote.build.stamp import Recalled
+    from lambda_promote.config.schema import Environment
     from lambda_promote.deploy import Deployer
     from lambda_promote.journal import Listener
     from lambda_promote.ledger.base import LockInfo
+    from lambda_promote.ui import UI
+
+
+def build_unchanged(config_path: Path, ui: UI) -> Recalled | None:
+    """The last build's artifact when neither promote.yaml nor any input changed since,
+    found without loading the schema (build/stamp.py); ``None``: call ``build``."""
+    from lambda_promote.build.inputs import cache_hit_message
+    from lambda_promote.build.stamp import recall
+
+    recalled = recall(config_path)
+    if recalled is not None:
+        with ui.task("building the artifact"):
+            ui.step(cache_hit_message(recalled.artifact))
+    return recalled
 
 
 def build(ws: Workspace) -> BuildResult:
@@ -102,6 +117,13 @@ def deployer(ws: Workspace, *, deployment_id: str | None = None) -> Deployer:
     )
 
 
+def _environment(ws: Workspace, env: str) -> Environment:
+    # Imported here: the loader brings pydantic, which a cache-hit build never needs.
+    from lambda_promote.config.loader import require_env
+
+    return require_env(ws.config, env)
+
+
 def addressed(ws: Workspace, env: str) -> tuple[FunctionRef, str]:
     """The function of ``env`` addressed for one new deployment, and that deployment's id:
     the id names the AWS session, so CloudTrail shows who did what."""
@@ -177,7 +199,7 @@ def deploy(ws: Workspace, env: str, *, artifact: str | None) -> Deployment:
     from lambda_promote import promotion
     from lambda_promote.deploy import raise_for_outcome
 
-    spec = require_env(ws.config, env)
+    spec = _environment(ws, env)
     chosen, zip_path = artifact_for_deploy(ws, env, artifact)
     # The gate decides now; its approval is taken under the environment lock, and taking it
     # is an atomic conditional update, so two deployments can never consume one approval.
@@ -194,7 +216,7 @@ def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deploym
     alias to ``to`` or to the last good version before the current one, and verify it."""
     from lambda_promote.deploy import raise_for_outcome
 
-    spec = require_env(ws.config, env)
+    spec = _environment(ws, env)
     fn, deployment_id = addressed(ws, env)
     runner = deployer(ws, deployment_id=deployment_id)
     undone = [d for d in runner.recover(fn, spec) if d.state is not DeploymentState.FAILED]
@@ -273,7 +295,7 @@ def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
     from lambda_promote.render import iso
 
     if env:
-        require_env(ws.config, env)
+        _environment(ws, env)
     names = [env] if env else list(ws.config.environments)
     result = []
     for name in names:
@@ -355,7 +377,7 @@ def show(ws: Workspace, deployment_id: str) -> Deployment:
 def unlock(ws: Workspace, env: str, deployment_id: str) -> dict[str, Any]:
     from lambda_promote.render import iso
 
-    require_env(ws.config, env)
+    _environment(ws, env)
     info = ws.ledger.break_lock(env, deployment_id)
     _record_lock_broken(ws, info, why="unlocked by hand")
     ws.ui.warn(f"{env}: lock of {info.holder} (deployment {info.deployment_id}) broken")

@@ -14,6 +14,7 @@ come back as warnings from ``validate``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +64,8 @@ def load_config(path: Path, *, check_source: bool = True) -> Config:
 def validate(path: Path, *, check_source: bool = True) -> ValidationReport:
     """Like ``load_config``, also returning the warnings."""
     display = display_name(path)
-    doc = read_document(_read_text(path, display), display)
+    raw = _read_bytes(path, display)
+    doc = read_document(_decode(raw, display), display)
     problems = list(doc.problems)
     config: Config | None = None
     try:
@@ -78,7 +80,7 @@ def validate(path: Path, *, check_source: bool = True) -> ValidationReport:
         problems += check_function_source(config, doc, path.absolute().parent)
     if problems:
         raise config_error(problems, display)
-    config.located_at(path.absolute())
+    config.located_at(path.absolute(), file_sha256=hashlib.sha256(raw).hexdigest())
     return ValidationReport(config, _warnings(findings.warnings, display))
 
 
@@ -102,9 +104,9 @@ def display_name(path: Path) -> str:
     return str(path)
 
 
-def _read_text(path: Path, display: str) -> str:
+def _read_bytes(path: Path, display: str) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{display}: file not found", hint=_INIT_HINT) from None
     except IsADirectoryError:
@@ -118,6 +120,9 @@ def _read_text(path: Path, display: str) -> str:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{display}: cannot read the file: {exc.strerror}") from None
+
+
+def _decode(raw: bytes, display: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -120,6 +120,8 @@ class Config(_Strict):
 
     # Where the file was read from (set by the loader); relative paths are relative to ``root``.
     _path: Path = PrivateAttr(default=Path("promote.yaml"))
+    # sha256 of the bytes the loader validated; None for a config built in code.
+    _file_sha256: str | None = PrivateAttr(default=None)
 
     @property
     def path(self) -> Path:
@@ -129,9 +131,14 @@ class Config(_Strict):
     def root(self) -> Path:
         return self._path.parent
 
-    def located_at(self, path: Path) -> Config:
-        """This config, remembering the file it came from."""
+    @property
+    def file_sha256(self) -> str | None:
+        return self._file_sha256
+
+    def located_at(self, path: Path, *, file_sha256: str | None = None) -> Config:
+        """This config, remembering the file it came from (and the digest of its bytes)."""
         self._path = path
+        self._file_sha256 = file_sha256
         return self
 
     def environment(self, name: str) -> Environment:

@@ -145,12 +145,20 @@ def redactor_for(
 ) -> Redactor:
     """The ``Redactor`` for the secrets of this configuration and environment; reports and
     command output use the same one."""
+    return Redactor.from_environ(
+        os.environ if environ is None else environ, names=secret_names(notifications)
+    )
+
+
+def secret_names(notifications: Notifications | None) -> list[str]:
+    """The environment variables promote.yaml names as holding its notifiers' secrets."""
+    if notifications is None:
+        return []
     names: list[str | None] = []
-    if notifications is not None:
-        if notifications.slack:
-            names.append(notifications.slack.webhook_url_env)
-        if notifications.email:
-            names += [notifications.email.username_env, notifications.email.password_env]
-        if notifications.webhook:
-            names += [notifications.webhook.url_env, notifications.webhook.secret_env]
-    return Redactor.from_environ(os.environ if environ is None else environ, names=names)
+    if notifications.slack:
+        names.append(notifications.slack.webhook_url_env)
+    if notifications.email:
+        names += [notifications.email.username_env, notifications.email.password_env]
+    if notifications.webhook:
+        names += [notifications.webhook.url_env, notifications.webhook.secret_env]
+    return [name for name in names if name]
