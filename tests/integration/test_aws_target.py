@@ -287,3 +287,45 @@ def test_an_assumed_role_is_assumed_again_before_its_credentials_expire(world, t
     target.alias_state(fn)
     ours = [c for c in world.log.of("AssumeRole") if c["RoleSessionName"] != "someone-else"]
     assert len(ours) == 2
+
+
+def test_a_deployment_reads_each_configuration_once(world, tmp_path):
+    """publish → point_alias → record_good, as a deploy runs them, then the same for a
+    rollback: the function's ARN (for its tag) comes from a configuration already read."""
+    world.create_function(FN.function_name)
+    target = AwsTarget(session_factory=world.sessions)
+    first, second = release(tmp_path, "a"), release(tmp_path, "b")
+    for rel in (first, second):
+        before = target.alias_state(FN)
+        published = target.publish(FN, rel.artifact, rel.path)
+        target.point_alias(FN, published.version, expected_revision=before.revision_id)
+        target.record_good(FN, published.version, rel.digest)
+
+    world.log.calls.clear()
+    rollback = AwsTarget(session_factory=world.sessions)  # a new process, as `rollback` is
+    live = rollback.alias_state(FN)
+    (version, digest) = candidate_from_good(rollback.good_versions(FN), live.version or "")
+    rollback.point_alias(FN, version, expected_revision=live.revision_id)
+    rollback.record_good(FN, version, digest, abandoned=live.version)
+    # Read the alias, the live version's digest (with the function's ARN), the tag and the
+    # digest of the version it names; move the alias; write the tag. Nothing read twice.
+    assert [name for name, _ in world.log.calls] == [
+        "GetAlias",
+        "GetFunctionConfiguration",
+        "ListTags",
+        "GetFunctionConfiguration",
+        "UpdateAlias",
+        "ListTags",
+        "TagResource",
+    ]
+
+    world.log.calls.clear()
+    fresh = AwsTarget(session_factory=world.sessions)
+    third = release(tmp_path, "c")
+    before = fresh.alias_state(FN)
+    published = fresh.publish(FN, third.artifact, third.path)
+    fresh.point_alias(FN, published.version, expected_revision=before.revision_id)
+    fresh.record_good(FN, published.version, third.digest)
+    reads = [name for name, _ in world.log.calls if name == "GetFunctionConfiguration"]
+    # The version live before (its digest), $LATEST before the upload, $LATEST after it.
+    assert len(reads) == 3, world.log.calls

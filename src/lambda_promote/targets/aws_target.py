@@ -76,9 +76,10 @@ class AwsTarget:
         )
         self._direct_upload_limit = direct_upload_limit
         self._warn = warn or _log.warning
-        # A version's code never changes, so its digest is read once per process.
+        # A version's code never changes, nor a function's ARN: each is read once per process.
         self._digests: dict[tuple[Any, ...], str] = {}
-        self._digests_lock = threading.Lock()
+        self._arns: dict[tuple[Any, ...], str] = {}
+        self._seen_lock = threading.Lock()
 
     # --- the Target protocol ----------------------------------------------------------------
 
@@ -93,7 +94,7 @@ class AwsTarget:
 
     def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
         api = self._api(fn)
-        latest = self._settled_latest(api)
+        latest = self._settled_latest(fn, api)
         self._check_compatible(fn, artifact, latest)
         if latest.digest == artifact.digest:
             live = self._live_version_holding(fn, api, artifact.digest)
@@ -117,7 +118,7 @@ class AwsTarget:
             )
         if published.state == "Pending":
             api.wait_version_active(published.version)
-        self._remember(fn, published.version, published.digest)
+        self._seen(fn, published)
         return _published(published)
 
     def point_alias(
@@ -167,7 +168,7 @@ class AwsTarget:
     def list_versions(self, fn: FunctionRef) -> list[PublishedVersion]:
         versions = sorted(self._api(fn).versions(), key=lambda v: int(v.version))
         for v in versions:
-            self._remember(fn, v.version, v.digest)
+            self._seen(fn, v)
         return [_published(v) for v in versions]
 
     def alarms_firing(self, fn: FunctionRef, alarm_names: list[str]) -> list[str]:
@@ -194,7 +195,7 @@ class AwsTarget:
         """Put ``version`` first in the alias's good-versions tag (keeping ``GOOD_KEEP``); a
         manual rollback passes the version it left as ``abandoned``, which is dropped."""
         api = self._api(fn)
-        arn = api.configuration().arn
+        arn = self._function_arn(fn, api)
         key = GOOD_TAG.format(alias=fn.alias)
         dropped = {version, abandoned}
         kept = [(v, d) for v, d in parse_good(api.tags(arn).get(key, "")) if v not in dropped]
@@ -204,7 +205,7 @@ class AwsTarget:
         """``(version, digest)`` from the tag, newest first, each confirmed by the version's
         own code; an entry whose version is gone or holds other code is left out."""
         api = self._api(fn)
-        arn = api.configuration().arn
+        arn = self._function_arn(fn, api)
         confirmed = []
         for version, digest in parse_good(api.tags(arn).get(GOOD_TAG.format(alias=fn.alias), "")):
             try:
@@ -239,12 +240,13 @@ class AwsTarget:
             return None
         return _published(api.configuration(alias.version))
 
-    def _settled_latest(self, api: LambdaApi) -> FunctionConfig:
+    def _settled_latest(self, fn: FunctionRef, api: LambdaApi) -> FunctionConfig:
         """$LATEST once no update (ours or another's) is still in progress."""
         latest = api.configuration()
         if latest.last_update_status == "InProgress":
             api.wait_updated()
             latest = api.configuration()
+        self._seen(fn, latest)
         return latest
 
     def _check_compatible(
@@ -283,19 +285,32 @@ class AwsTarget:
         return _verified_bytes(zip_path, artifact, read=True), None
 
     def _version_digest(self, fn: FunctionRef, api: LambdaApi, version: str) -> str:
-        key = _version_key(fn, version)
-        with self._digests_lock:
-            known = self._digests.get(key)
+        with self._seen_lock:
+            known = self._digests.get(_version_key(fn, version))
         if known is not None:
             return known
-        digest = api.configuration(version).digest
-        self._remember(fn, version, digest)
-        return digest
+        config = api.configuration(version)
+        self._seen(fn, config)
+        return config.digest
 
-    def _remember(self, fn: FunctionRef, version: str, digest: str) -> None:
-        if digest:
-            with self._digests_lock:
-                self._digests[_version_key(fn, version)] = digest
+    def _function_arn(self, fn: FunctionRef, api: LambdaApi) -> str:
+        """The unqualified ARN (tags live on the function), from any configuration read."""
+        with self._seen_lock:
+            known = self._arns.get(_version_key(fn, ""))
+        if known is not None:
+            return known
+        config = api.configuration()
+        self._seen(fn, config)
+        return config.arn
+
+    def _seen(self, fn: FunctionRef, config: FunctionConfig) -> None:
+        """Keep what cannot change from a configuration just read: the function's ARN and,
+        for a published version (not $LATEST), its digest."""
+        with self._seen_lock:
+            if config.arn:
+                self._arns[_version_key(fn, "")] = config.arn
+            if config.digest and config.version != "$LATEST":
+                self._digests[_version_key(fn, config.version)] = config.digest
 
 
 def _version_key(fn: FunctionRef, version: str) -> tuple[Any, ...]:
