@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from lambda_promote.artifacts import ArtifactStore, write_atomically
 from lambda_promote.build.archive import write_zip
+from lambda_promote.build.deflate import DeflateCache
 from lambda_promote.build.deps import (
     DependencyInstaller,
     UvInstaller,
@@ -175,7 +176,7 @@ def _zip_and_store(
     (cache / "tmp").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache / "tmp") as tmp:
         zip_path = Path(tmp) / "function.zip"
-        result = write_zip(entries, zip_path)
+        result = write_zip(entries, zip_path, cache=DeflateCache(cache / "deflate"))
         provenance = read_provenance(plan.root.resolve(), env=environ)
         artifact = Artifact(
             digest=result.digest,
