@@ -2,13 +2,16 @@
 the artifact store (DESIGN §3, §4, §8). Everything later deploys these exact bytes.
 
     select source files (excludes) ─► inputs hash ─► cache hit? ─► return the stored artifact
-                                                         │ no
-    dependency layer (cached by requirements + platform; uv only when new)
-        ─► deterministic zip ─► digest ─► store with manifest + provenance ─► remember
+                                   (inputs.py)           │ no
+    dependency layer (cached by requirements + platform; uv only when new; deps.py)
+        ─► deterministic zip, each file deflated once (archive.py, deflate.py) ─► digest
+        ─► store with manifest + provenance ─► remember
 
 The inputs hash covers everything that reaches the zip (file names, bytes and executable
 bits, the requirements, runtime and architecture) and nothing else, so an unchanged build
-is found again without installing or zipping anything, and yields the same digest.
+is found again without installing or zipping anything, and yields the same digest. Every
+build also leaves a stamp (stamp.py) by which the next one, with the same promote.yaml, can
+answer a cache hit without loading the schema at all.
 """
 
 from __future__ import annotations
@@ -105,6 +108,8 @@ def build(
             say=say,
         )
         result = BuildResult(artifact=artifact, cached=False)
+    # Only a config read from a file can be recognised again, and ``stamp.recall`` looks in
+    # the default cache only.
     if config.file_sha256 is not None and cache_dir is None:
         remember(plan, config_sha256=config.file_sha256, inputs=inputs.hash, cache=cache)
     return result

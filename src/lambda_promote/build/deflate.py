@@ -38,6 +38,11 @@ def deflate(data: bytes) -> Deflated:
     return Deflated(zlib.crc32(data), len(data), compressor.compress(data) + compressor.flush())
 
 
+def deflate_file(path: Path) -> Deflated:
+    """The file at ``path``, deflated (no cache)."""
+    return deflate(path.read_bytes())
+
+
 class DeflateCache:
     """``<folder>/zlib-<version>-<level>/<sha256 of the data: 2 hex>/<62 hex>`` holds the
     sha256 of the stream, then the stream. Another zlib may deflate differently, so each
@@ -78,8 +83,3 @@ class DeflateCache:
         with contextlib.suppress(OSError):
             entry.parent.mkdir(parents=True, exist_ok=True)
             entry.write_bytes(hashlib.sha256(stream).digest() + stream)
-
-
-def deflate_file(path: Path) -> Deflated:
-    """The file at ``path``, deflated (no cache)."""
-    return deflate(path.read_bytes())
