@@ -296,7 +296,7 @@ class AwsTarget:
     def _function_arn(self, fn: FunctionRef, api: LambdaApi) -> str:
         """The unqualified ARN (tags live on the function), from any configuration read."""
         with self._seen_lock:
-            known = self._arns.get(_version_key(fn, ""))
+            known = self._arns.get(_function_key(fn))
         if known is not None:
             return known
         config = api.configuration()
@@ -308,13 +308,19 @@ class AwsTarget:
         for a published version (not $LATEST), its digest."""
         with self._seen_lock:
             if config.arn:
-                self._arns[_version_key(fn, "")] = config.arn
+                self._arns[_function_key(fn)] = config.arn
             if config.digest and config.version != "$LATEST":
                 self._digests[_version_key(fn, config.version)] = config.digest
 
 
+def _function_key(fn: FunctionRef) -> tuple[Any, ...]:
+    """One function as this process reaches it (the same name may be another function in
+    another region or account)."""
+    return (fn.region, fn.profile, fn.role_arn, fn.function_name)
+
+
 def _version_key(fn: FunctionRef, version: str) -> tuple[Any, ...]:
-    return (fn.region, fn.profile, fn.role_arn, fn.function_name, version)
+    return (*_function_key(fn), version)
 
 
 def parse_good(value: str) -> list[tuple[str, str]]:
