@@ -113,14 +113,15 @@ def _in_order(
     pool: ThreadPoolExecutor, prepare: Callable[[Path], Deflated], paths: Sequence[Path]
 ) -> Iterator[Deflated]:
     """``prepare(path)`` for each path, in order, computed up to ``_AHEAD`` entries early."""
-    pending: deque[Future[Deflated]] = deque()
     upcoming = iter(paths)
-    for path in itertools.islice(upcoming, _AHEAD):
-        pending.append(pool.submit(prepare, path))
+    pending: deque[Future[Deflated]] = deque(
+        pool.submit(prepare, path) for path in itertools.islice(upcoming, _AHEAD)
+    )
     while pending:
         done = pending.popleft().result()
-        for path in itertools.islice(upcoming, 1):
-            pending.append(pool.submit(prepare, path))
+        following = next(upcoming, None)
+        if following is not None:
+            pending.append(pool.submit(prepare, following))
         yield done
 
 
