@@ -16,6 +16,7 @@ operation (the proxy), and what it imports (``python -X importtime``).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -72,11 +73,13 @@ def run(settings: Settings, *, chalice: Installed, log: Callable[[str], None]) -
         repeat = max(settings.repeat * 2, 3)  # short processes: twice the runs
         section.results[:0] = measure_interleaved([(c, 1) for c in cases], repeat=repeat)
         section.data["importtime"] = _imports(project, example, env, runs=max(settings.repeat, 3))
+        section.data["trace"] = _traces(project, rollbacks, example, env)
     finally:
         world.close()
     section.data["hotpath_goals"] = goal_figures(section)
     section.markdown = [*goal_table(section.data["hotpath_goals"]), "", *_calls(section.results)]
     section.markdown += ["", *_import_table(section.data["importtime"])]
+    section.markdown += ["", *_trace_table(section.data["trace"])]
     return section
 
 
@@ -237,4 +240,55 @@ def _import_table(profiles: dict[str, Any]) -> list[str]:
     for name, p in profiles.items():
         heavy = ", ".join(p["heavy_loaded"]) or "none"
         lines.append(f"| {name} | {p['total_ms']:.0f} | {p['modules']} | {heavy} |")
+    return lines
+
+
+def _traces(
+    project: tuple[Path, list[str]],
+    rollbacks: tuple[Path, list[str]],
+    example: Path,
+    env: dict[str, str],
+) -> dict[str, Any]:
+    """What each of our processes does, counted by ``bench/trace.py`` (one untimed run)."""
+    folder, digests = project
+
+    def trace(args: list[str], cwd: Path, run_env: dict[str, str]) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, str(BENCH / "trace.py"), *args],
+            cwd=cwd,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = [x for x in done.stderr.splitlines() if x.startswith("TRACE ")]
+        return json.loads(lines[-1].removeprefix("TRACE ")) if lines else {"error": done.stderr}
+
+    deploys = [trace(["deploy", "staging", "--artifact", d], folder, env) for d in digests]
+    uploading = [d for d in deploys if d.get("api_by_operation", {}).get("UpdateFunctionCode")]
+    rollback_folder, rollback_digests = rollbacks
+    for digest in rollback_digests:
+        trace(["deploy", "staging", "--artifact", digest], rollback_folder, env)
+    return {
+        LP_DEPLOY: (uploading or deploys)[-1],
+        LP_ROLLBACK: trace(["rollback", "staging"], rollback_folder, env),
+        LP_STATUS: trace(["status"], example, child_env()),
+        LP_STATUS_AWS: trace(["status"], folder, env),
+    }
+
+
+def _trace_table(traces: dict[str, Any]) -> list[str]:
+    lines = [
+        "Counted in one untimed run of each (`bench/trace.py`): ledger statements and write "
+        "transactions (each one commit), AWS API calls.",
+        "",
+        "| process | SQL statements | write transactions | API calls | heavy libraries loaded |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, t in traces.items():
+        heavy = ", ".join(t.get("heavy_loaded", [])) or "none"
+        lines.append(
+            f"| {name} | {t.get('sql_statements', '—')} | {t.get('sql_write_transactions', '—')} "
+            f"| {t.get('api_calls', '—')} | {heavy} |"
+        )
     return lines
