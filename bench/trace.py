@@ -67,8 +67,9 @@ def _count_sqlite(counter: collections.Counter[str]) -> None:
 
 def _kind(sql: str) -> str:
     words = sql.strip().split()
-    head = " ".join(words[:2]).upper() if words[:1] == ["BEGIN"] else (words or [""])[0].upper()
-    return head
+    if words[:1] == ["BEGIN"]:
+        return " ".join(words[:2]).upper()  # BEGIN or BEGIN IMMEDIATE
+    return (words or [""])[0].upper()
 
 
 def _count_aws(counter: collections.Counter[str]) -> None:
