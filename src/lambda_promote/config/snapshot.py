@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -212,6 +211,8 @@ def _plain(value: Any) -> Any:
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    import tempfile  # only a miss writes: a hit does not pay for the import
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
     try:
