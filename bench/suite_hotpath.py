@@ -62,6 +62,7 @@ def run(settings: Settings, *, chalice: Installed, log: Callable[[str], None]) -
         project = _aws_project(folder / "hp", "hp", checks="[]", lp=lp)
         rollbacks = _aws_project(folder / "hpb", "hpb", checks="[]", lp=lp)
         example = _example(folder / "example", lp)
+        _first_deploys(env, lp=lp, raw_zip=zips[0], rollbacks=rollbacks)
         cases = _cases(world, env, lp=lp, zips=zips, projects=(project, rollbacks), example=example)
         if chalice.ok:
             cases.append(
@@ -90,6 +91,20 @@ def _example(folder: Path, lp: list[str]) -> Path:
     )
     subprocess.run([*lp, "status"], cwd=folder, env=child_env(), check=True, capture_output=True)
     return folder
+
+
+def _first_deploys(
+    env: dict[str, str], *, lp: list[str], raw_zip: Path, rollbacks: tuple[Path, list[str]]
+) -> None:
+    """A first version on the functions that are rolled back, so that every timed rollback
+    has an earlier good version to go to."""
+    folder, digests = rollbacks
+    script = [sys.executable, str(BENCH / "raw_boto3.py")]
+    for argv, cwd in (
+        ([*script, "deploy", "hrawb-staging", ALIAS, str(raw_zip)], BENCH),
+        ([*lp, "deploy", "staging", "--artifact", digests[0]], folder),
+    ):
+        subprocess.run(argv, cwd=cwd, env=env, check=True, capture_output=True)
 
 
 def _cases(
