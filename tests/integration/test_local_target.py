@@ -496,3 +496,16 @@ def test_the_child_runtime_is_python_39_and_standard_library_only() -> None:
             imported.add(str(node.module).split(".")[0] if node.level == 0 else ".")
 
     assert imported - {"__future__"} <= sys.stdlib_module_names
+
+
+def test_the_supervisor_is_python_39_and_standard_library_only() -> None:
+    # It runs under the function's runtime too, before the handler's runtime starts.
+    source = Path(local_runtime.__file__).with_name("local_sandbox.py").read_text(encoding="utf-8")
+    imported = set()
+    for node in ast.walk(ast.parse(source, feature_version=(3, 9))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(str(node.module).split(".")[0] if node.level == 0 else ".")
+
+    assert imported - {"__future__"} <= sys.stdlib_module_names

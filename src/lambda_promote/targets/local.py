@@ -70,6 +70,7 @@ class LocalTarget:
         self._python_for = python_for
         self._interpreters: dict[str, str] = {}
         self._interpreters_lock = threading.Lock()
+        self._isolation_warned = False
 
     # --- versions and aliases -------------------------------------------------------------
 
@@ -188,6 +189,7 @@ class LocalTarget:
         )
         with tempfile.TemporaryDirectory(prefix="lambda-promote-invoke-") as workdir:
             run = _run_child(request, event, Path(workdir))
+        self._warn_once_about_isolation(run["isolation"])
         answer, function_error, logs = local_runtime.lambda_answer(
             run,
             request_id=request.request_id,
@@ -197,6 +199,25 @@ class LocalTarget:
         )
         latency_ms = (time.monotonic() - started) * 1000
         return InvokeResult(answer, function_error, logs, latency_ms=latency_ms, version=version)
+
+    def _warn_once_about_isolation(self, isolation: dict[str, Any]) -> None:
+        """Say once per target when the handler is not fenced off (docs/local-target.md)."""
+        missing = isolation.get("missing") or []
+        if not missing or self._isolation_warned:
+            return
+        self._isolation_warned = True
+        if isolation.get("landlock"):
+            self._warn(
+                f"the local target cannot use {', '.join(missing)} here: see "
+                "docs/local-target.md for what a handler can still do"
+            )
+            return
+        self._warn(
+            f"the local target cannot fence handlers off here (missing: {', '.join(missing)}): "
+            "a handler can read the environment of lambda-promote and of the processes that "
+            "started it, and write wherever you can; do not run untrusted code with secrets "
+            "in the environment (docs/local-target.md)"
+        )
 
     def _resolve(self, fn: FunctionRef, qualifier: str) -> str:
         """The version number an alias name, version number or ``$LATEST`` stands for."""
