@@ -509,3 +509,19 @@ def test_the_supervisor_is_python_39_and_standard_library_only() -> None:
             imported.add(str(node.module).split(".")[0] if node.level == 0 else ".")
 
     assert imported - {"__future__"} <= sys.stdlib_module_names
+
+
+def test_without_landlock_the_user_is_warned_once_that_handlers_are_not_fenced(
+    tmp_path: Path,
+) -> None:
+    warnings: list[str] = []
+    target = LocalTarget(tmp_path / "local", warn=warnings.append)
+    unfenced = {"subreaper": True, "landlock": 0, "missing": ["Landlock (Linux 5.13+)"]}
+
+    for _ in range(3):
+        target._warn_once_about_isolation(unfenced)
+    target._warn_once_about_isolation({"subreaper": True, "landlock": 4, "missing": []})
+
+    assert len(warnings) == 1
+    assert "cannot fence handlers off here (missing: Landlock (Linux 5.13+))" in warnings[0]
+    assert "can read the environment of lambda-promote" in warnings[0]

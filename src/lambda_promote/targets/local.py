@@ -13,8 +13,10 @@ Every alias write gets a fresh ``revision_id`` and is conditional on the one the
 like Lambda's ``RevisionId``, so two deployments cannot silently overwrite each other.
 
 Each invoke runs the handler in a child Python (``local_runtime.py``) of the function's runtime,
-with only Lambda's environment (no credentials of ours), a timeout that kills the child's whole
-process group, and Lambda-shaped results and logs. Unix only (flock, process groups).
+under a supervisor (``local_sandbox.py``) started with Lambda's environment only: it fences the
+handler in with Landlock where Linux has it, kills every process the handler started (daemons
+included) at the timeout and after each invoke, and Lambda-shaped results and logs come back.
+Unix only (flock, process groups); docs/local-target.md says what is isolated.
 """
 
 from __future__ import annotations
@@ -201,22 +203,19 @@ class LocalTarget:
         return InvokeResult(answer, function_error, logs, latency_ms=latency_ms, version=version)
 
     def _warn_once_about_isolation(self, isolation: dict[str, Any]) -> None:
-        """Say once per target when the handler is not fenced off (docs/local-target.md)."""
-        missing = isolation.get("missing") or []
-        if not missing or self._isolation_warned:
-            return
-        self._isolation_warned = True
-        if isolation.get("landlock"):
-            self._warn(
-                f"the local target cannot use {', '.join(missing)} here: see "
-                "docs/local-target.md for what a handler can still do"
-            )
-            return
+        """Say once per target when the handler is not fenced off by Landlock. (What Landlock
+        lacks before Linux 6.12, signal scoping, is documented instead of warned about on
+        every run: docs/local-target.md.)"""
+        with self._interpreters_lock:  # concurrent checks: one warning, not one per thread
+            if isolation.get("landlock") or self._isolation_warned:
+                return
+            self._isolation_warned = True
+        missing = ", ".join(isolation.get("missing") or ["Landlock"])
         self._warn(
-            f"the local target cannot fence handlers off here (missing: {', '.join(missing)}): "
-            "a handler can read the environment of lambda-promote and of the processes that "
-            "started it, and write wherever you can; do not run untrusted code with secrets "
-            "in the environment (docs/local-target.md)"
+            f"the local target cannot fence handlers off here (missing: {missing}): a handler "
+            "can read the environment of lambda-promote and of the processes that started it, "
+            "and write wherever you can; do not deploy untrusted code with secrets in the "
+            "environment (docs/local-target.md)"
         )
 
     def _resolve(self, fn: FunctionRef, qualifier: str) -> str:
