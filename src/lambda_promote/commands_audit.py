@@ -84,8 +84,9 @@ def _verify(inv: Invocation, ws: Workspace, events: list[AuditEvent], head: str 
     if not result.ok:
         raise PromoteError(
             f"audit trail broken at event {result.first_bad}: {result.problem}",
-            hint="the ledger was changed outside lambda-promote; compare with a backup or "
-            "a report's chain head",
+            hint="the ledger was changed outside lambda-promote, or the audit key differs "
+            "(docs/operations.md, 'The audit key'); compare with a backup or a report's chain "
+            "head",
             code="audit_broken",
             payload={
                 "audit": {**summary, "first_bad": result.first_bad, "problem": result.problem}
