@@ -18,6 +18,7 @@ from lambda_promote.model import AuditEvent, FunctionRef
 
 if TYPE_CHECKING:
     from lambda_promote.artifacts import ArtifactStore
+    from lambda_promote.audit_trail import AuditTrail
     from lambda_promote.config.schema import Config
     from lambda_promote.ledger.sql import SqlLedger
     from lambda_promote.notify.dispatch import DeliveryLog
@@ -86,6 +87,13 @@ class Workspace:
         return ledger
 
     @cached_property
+    def audit_trail(self) -> AuditTrail:
+        """The audit events this command has read: the keyed gate reads the trail once."""
+        from lambda_promote.audit_trail import AuditTrail
+
+        return AuditTrail(self.ledger)
+
+    @cached_property
     def store(self) -> ArtifactStore:
         from lambda_promote.artifacts import open_store
 
@@ -145,12 +153,17 @@ class Workspace:
         details: dict[str, Any] | None = None,
     ) -> AuditEvent:
         """Append one event to the hash-chained audit trail (DESIGN §5.7)."""
-        from lambda_promote.audit import chain
+        from lambda_promote.audit import chain, key_change_warning
+        from lambda_promote.audit_trail import keyring
 
         at = datetime.now(UTC)
-        key = audit_key()
-        return self.ledger.append_audit(
-            lambda previous: chain(
+        ring = keyring()
+        warning = ""
+
+        def make(previous: AuditEvent | None) -> AuditEvent:
+            nonlocal warning
+            warning = key_change_warning(previous, ring)
+            return chain(
                 previous,
                 at=at,
                 actor=self.actor,
@@ -159,9 +172,13 @@ class Workspace:
                 digest=digest,
                 reason=reason,
                 details=details,
-                key=key,
+                key=ring.current,
             )
-        )
+
+        event = self.ledger.append_audit(make)
+        if warning:  # once per key change: the next append finds this event at the head
+            self.ui.warn(warning)
+        return event
 
     def close(self) -> None:
         for closer in self._closers:
