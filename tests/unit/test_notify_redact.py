@@ -70,6 +70,11 @@ def test_deep_redaction_reaches_nested_data() -> None:
     assert not scrub.finds("nothing here")
 
 
+KEY_BLOCK = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----"
+)
+
+
 def test_credential_shapes_are_caught_whatever_variable_holds_them() -> None:
     scrub = Redactor.from_environ({})
     shaped = {
@@ -82,7 +87,7 @@ def test_credential_shapes_are_caught_whatever_variable_holds_them() -> None:
         "[redacted:slack-webhook]",
         "Authorization: Bearer abc.def-ghi": "Authorization: Bearer [redacted:bearer-token]",
         "https://bob:hunter22@db.internal/x": "https://bob:[redacted:password]@db.internal/x",
-        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----": "[redacted:private-key]",
+        KEY_BLOCK: "[redacted:private-key]",
         "-----BEGIN PRIVATE KEY-----\nMIIEvQ (cut short)": "[redacted:private-key]",
         "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl": "[redacted:jwt]",
         "DB_PASSWORD=hunter22": "DB_PASSWORD=[redacted:secret]",
