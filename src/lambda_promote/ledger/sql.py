@@ -7,6 +7,10 @@ is a row keyed by the environment: inserting it is the atomic test-and-set on ev
 and a second insert fails with the holder's row there to be named (DESIGN §5.6). Approval
 requests (``sql_approvals.py``) and the audit trail (``sql_audit.py``) keep their SQL apart;
 this class gives them their transactions.
+
+Two boundaries are crossed in one place each: every record is scrubbed of secrets before its
+rows are built (``_clean``, see ``scrub.py``), and which Engine reads or writes — reading never
+writes, a read-only or full ledger is still read — is ``access.py``'s business.
 """
 
 from __future__ import annotations
