@@ -80,9 +80,18 @@ class Workspace:
 
     @cached_property
     def ledger(self) -> SqlLedger:
+        """Opened lazily: a command that only reads creates and changes nothing, so it works
+        on a read-only ledger. Everything stored is scrubbed of this machine's secrets."""
         from lambda_promote.ledger.sql import open_ledger
+        from lambda_promote.notify.redact import redactor_for
 
-        ledger = open_ledger(state_url(self.config.state), root=self.root)
+        ledger = open_ledger(
+            state_url(self.config.state),
+            root=self.root,
+            redactor=redactor_for(self.config.notifications),
+            lazy=True,
+            warn=self.ui.warn,
+        )
         self._closers.append(ledger)
         return ledger
 
@@ -152,12 +161,15 @@ class Workspace:
         reason: str = "",
         details: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        """Append one event to the hash-chained audit trail (DESIGN §5.7)."""
+        """Append one event to the hash-chained audit trail (DESIGN §5.7). Its free text is
+        scrubbed of secrets first: the hash must cover exactly what is stored (§5.8)."""
         from lambda_promote.audit import chain, key_change_warning
         from lambda_promote.audit_trail import keyring
 
         at = datetime.now(UTC)
         ring = keyring()
+        scrub = self.ledger.redactor
+        reason, details = scrub(reason), scrub.deep(details) if details else details
         warning = ""
 
         def make(previous: AuditEvent | None) -> AuditEvent:
