@@ -118,3 +118,14 @@ def test_the_no_redaction_default_changes_nothing() -> None:
     from lambda_promote.notify.redact import NO_REDACTION
 
     assert NO_REDACTION("AKIAIOSFODNN7EXAMPLE") == "AKIAIOSFODNN7EXAMPLE"
+
+
+def test_each_previous_audit_key_is_a_secret_by_itself() -> None:
+    """LAMBDA_PROMOTE_AUDIT_KEY_PREVIOUS lists old keys after a rotation: a message that shows
+    one of them (not the whole list) must not give it away."""
+    redactor = Redactor.from_environ(
+        {"LAMBDA_PROMOTE_AUDIT_KEY_PREVIOUS": "old-key-number-one, old-key-number-two"}
+    )
+    shown = redactor("verified with old-key-number-two and old-key-number-one")
+    assert "old-key-number-one" not in shown
+    assert "old-key-number-two" not in shown

@@ -35,6 +35,7 @@ WELL_KNOWN = (
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "LAMBDA_PROMOTE_AUDIT_KEY",
+    "LAMBDA_PROMOTE_AUDIT_KEY_PREVIOUS",
     "GITHUB_TOKEN",
     "GH_TOKEN",
     "PGPASSWORD",
@@ -42,6 +43,8 @@ WELL_KNOWN = (
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "ACTIONS_RUNTIME_TOKEN",
 )
+# Variables holding several secrets, comma-separated: each one is a secret by itself.
+_LISTS_OF_SECRETS = frozenset({"LAMBDA_PROMOTE_AUDIT_KEY_PREVIOUS"})
 _SECRET_NAME = re.compile(
     r"TOKEN|SECRET|PASSW|PASSPHRASE|HOOK|DSN|API_?KEY|PRIVATE|CREDENTIAL|(?:^|_)KEY(?:_|$)",
     re.IGNORECASE,
@@ -149,6 +152,9 @@ class Redactor:
             guessed_secret = bool(_SECRET_NAME.search(name)) and len(value) >= _MIN_GUESSED
             if named_secret or guessed_secret:
                 _add_forms(pairs, value, name)
+                if name in _LISTS_OF_SECRETS:
+                    for item in value.split(","):
+                        _add_forms(pairs, item.strip(), name)
             else:
                 _add_url_password(pairs, value, name)
         ordered = sorted(pairs.items(), key=lambda item: len(item[0]), reverse=True)
