@@ -1,0 +1,231 @@
+"""The aws target under fault, end to end: the real ``lambda-promote`` in a child process,
+moto's server behind ``aws_fault_proxy`` on 127.0.0.1 (``AWS_ENDPOINT_URL``).
+
+- SIGKILL at every step of a deployment, of its automatic rollback and of a manual rollback —
+  before a call reaches AWS, or after AWS did it but before the tool heard back, or at the
+  tool's own crash points (``LAMBDA_PROMOTE_CRASH_AT``). After each, the alias points at a
+  version the ledger recorded (DESIGN §5.5), and the next command resolves what was left.
+- Throttling (``TooManyRequestsException``) on every call, retried with backoff; and
+  throttling that never ends, failing cleanly: exit 1 before traffic moved, 3 or 4 after.
+- Someone else writing between our read and our guarded write (``RevisionId``): Lambda's
+  ``PreconditionFailedException`` stops the deployment and their change stands.
+
+What a user would notice is asserted: exit codes, the alias's version read with boto3, the
+ledger's rows, ``status`` and ``audit --verify``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from aws_fault_project import FUNCTION, AwsProject, aws_project
+
+
+@pytest.fixture
+def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsProject]:
+    with aws_project(tmp_path, monkeypatch) as made:
+        yield made
+
+
+# --- what the ledger says ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    kind: str
+    state: str
+    version: str | None
+    previous_version: str | None
+
+
+def rows(aws: AwsProject) -> list[Row]:
+    if not (aws.project.root / ".lambda-promote" / "state.db").exists():
+        return []
+    found = aws.project.sql(
+        "select id, kind, state, version, previous_version from deployments order by seq"
+    )
+    return [Row(*(None if v is None else str(v) for v in r)) for r in found]  # type: ignore[arg-type]
+
+
+def state_of(aws: AwsProject, dep_id: str) -> str:
+    return next(r.state for r in rows(aws) if r.id == dep_id)
+
+
+def lock_holder(aws: AwsProject) -> str | None:
+    found = aws.project.sql("select deployment_id from locks where env = 'staging'")
+    return str(found[0][0]) if found else None
+
+
+def assert_alias_recorded(aws: AwsProject, step: str) -> None:
+    """DESIGN §5.5: the alias never points at a version the ledger did not record."""
+    live = aws.alias_version()
+    known = {v for r in rows(aws) for v in (r.version, r.previous_version) if v}
+    assert live is None or live in known, f"{step}: alias on unrecorded version {live}"
+
+
+def assert_settled(aws: AwsProject, *, version: str | None) -> None:
+    """Nothing in flight, no lock, the alias where status says, the audit chain intact."""
+    status = aws.status()
+    assert status["in_flight"] == []
+    assert status["lock"] is None
+    assert status["version"] == version == aws.alias_version()
+    assert lock_holder(aws) is None
+    assert all(r.state not in ("pending", "publishing", "shifting", "verifying") for r in rows(aws))
+    aws.run("audit", "--verify", check=0)
+
+
+# --- SIGKILL at each step --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kill:
+    """One step at which the tool dies: a proxy fault (operation, effect, nth) or a crash
+    point of the tool; what the ledger and the alias show right after; and what the next
+    command makes of the dead deployment."""
+
+    step: str
+    left_in: str
+    alias: str  # "previous" or "new": where the dead deployment left the alias
+    resolved: str
+    operation: str = ""
+    effect: str = ""
+    nth: int = 1
+    crash_at: str = ""
+
+
+DEPLOY_KILLS = [
+    Kill("before uploading the code", "publishing", "previous", "failed",
+         operation="UpdateFunctionCode", effect="kill_before"),
+    Kill("after uploading, before publishing", "publishing", "previous", "failed",
+         operation="UpdateFunctionCode", effect="kill_after"),
+    Kill("after publishing, unheard", "publishing", "previous", "failed",
+         operation="PublishVersion", effect="kill_after"),
+    Kill("after publishing, before recording", "publishing", "previous", "failed",
+         crash_at="publish"),
+    Kill("before moving the alias", "shifting", "previous", "failed",
+         operation="UpdateAlias", effect="kill_before"),
+    Kill("after moving the alias, unheard", "shifting", "new", "rolled_back",
+         operation="UpdateAlias", effect="kill_after"),
+    Kill("after moving the alias, before the checks", "shifting", "new", "rolled_back",
+         crash_at="shift"),
+    # The first Invoke verifies the rollback of the step before; the second is our check.
+    Kill("during the checks", "verifying", "new", "rolled_back",
+         operation="Invoke", effect="kill_before", nth=2),
+    Kill("after the checks passed, recording the good version", "verifying", "new",
+         "rolled_back", operation="TagResource", effect="kill_before"),
+]  # fmt: skip
+
+
+def run_killed(aws: AwsProject, kill: Kill, *args: str) -> Row:
+    """Run ``args`` dying at ``kill``; check what it left; return the dead deployment."""
+    aws.proxy.clear()
+    before = {r.id for r in rows(aws)}
+    if kill.crash_at:
+        child = aws.project.popen(*args, env={**aws.env, "LAMBDA_PROMOTE_CRASH_AT": kill.crash_at})
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == -9, (kill.step, err)
+    else:
+        aws.proxy.fault(kill.operation, kill.effect, nth=kill.nth)
+        aws.killed(*args)
+    dead = [r for r in rows(aws) if r.id not in before]
+    assert len(dead) == 1, (kill.step, dead)
+    row = dead[0]
+    assert row.state == kill.left_in, (kill.step, row)
+    expected = row.version if kill.alias == "new" else row.previous_version
+    assert aws.alias_version() == expected, (kill.step, row)
+    assert_alias_recorded(aws, kill.step)
+    assert lock_holder(aws) == row.id, kill.step  # the dead process still holds the lock
+    aws.proxy.clear()
+    return row
+
+
+def test_sigkill_at_every_step_of_a_deploy_is_resolved_by_the_next_command(aws: AwsProject):
+    aws.run("deploy", "staging", check=0)
+    aws.project.release("r2")
+    dead: list[tuple[Kill, Row]] = []
+    for kill in DEPLOY_KILLS:
+        row = run_killed(aws, kill, "deploy", "staging")
+        if dead:  # this command first resolved the one killed before it
+            previous_kill, previous_row = dead[-1]
+            assert state_of(aws, previous_row.id) == previous_kill.resolved, previous_kill.step
+        if len(dead) == 0:
+            status = aws.status()  # what a person sees before anything resolves it
+            assert [d["state"] for d in status["in_flight"]] == ["publishing"]
+            assert status["lock"]["stale"] is True
+        dead.append((kill, row))
+    # Publishing again after an unheard upload or publish reuses what is there: the same
+    # bytes are never uploaded twice and no second version of them is made.
+    # r1; r2 killed before it reached AWS; r2 uploaded (killed unheard); never again.
+    assert aws.proxy.statuses("UpdateFunctionCode") == [200, 0, 200]
+    versions = {r.version for _, r in dead if r.version}
+    assert versions == {"2"}
+
+    _, body = aws.run("rollback", "staging", check=0)
+    assert body["deployment"]["id"] == dead[-1][1].id  # undoing it was the rollback
+    assert state_of(aws, dead[-1][1].id) == "rolled_back"
+    assert_settled(aws, version="1")
+
+
+def test_sigkill_during_a_first_deployment_leaves_no_alias_behind(aws: AwsProject):
+    first = Kill("after creating the alias, unheard", "shifting", "new", "rolled_back",
+                 operation="CreateAlias", effect="kill_after")  # fmt: skip
+    row = run_killed(aws, first, "deploy", "staging")
+    assert (row.version, row.previous_version) == ("1", None)
+    _, body = aws.run("deploy", "staging", check=0)  # undoes it (no alias again), deploys anew
+    assert state_of(aws, row.id) == "rolled_back"
+    assert body["deployment"]["previous_version"] is None  # it started from no alias again
+    # Lambda would publish the same bytes as version 1 again; moto makes a version 2 of them.
+    assert_settled(aws, version=body["deployment"]["version"])
+
+
+ROLLBACK_KILLS = [
+    # A bad release (its check answers ok: false) is rolled back automatically …
+    Kill("before moving the alias back", "rolling_back", "new", "rolled_back",
+         operation="UpdateAlias", effect="kill_before", nth=2),
+    Kill("after moving the alias back, unheard", "rolling_back", "previous", "rolled_back",
+         operation="UpdateAlias", effect="kill_after", nth=2),
+    # … and a manual rollback.
+    Kill("a manual rollback, after moving the alias, unheard", "shifting", "new", "succeeded",
+         operation="UpdateAlias", effect="kill_after"),
+    Kill("a manual rollback, before moving the alias", "shifting", "previous", "failed",
+         operation="UpdateAlias", effect="kill_before"),
+]  # fmt: skip
+
+
+def test_sigkill_during_a_rollback_is_resolved_by_the_next_command(aws: AwsProject):
+    aws.run("deploy", "staging", check=0)
+    aws.project.release("r2")
+    aws.run("deploy", "staging", check=0)
+    bad_once, bad_twice, manual_moved, manual_unmoved = ROLLBACK_KILLS
+
+    aws.project.release("r3")
+    aws.world.queue_invoke_results({"ok": False})  # r3's check fails: it is rolled back
+    row = run_killed(aws, bad_once, "deploy", "staging")
+    _, body = aws.run("rollback", "staging", check=0)  # the rollback, done again and verified
+    assert (body["deployment"]["id"], body["deployment"]["state"]) == (row.id, "rolled_back")
+    assert aws.alias_version() == "2"
+
+    aws.world.queue_invoke_results({"ok": False})
+    row = run_killed(aws, bad_twice, "deploy", "staging")
+    aws.project.release("r4")
+    _, body = aws.run("deploy", "staging", check=0)  # verifies version 2 first, then r4
+    assert state_of(aws, row.id) == bad_twice.resolved
+    assert (body["deployment"]["version"], body["deployment"]["previous_version"]) == ("4", "2")
+
+    row = run_killed(aws, manual_moved, "rollback", "staging", "--reason", "r4 breaks checkout")
+    assert (row.kind, row.version, row.previous_version) == ("rollback", "2", "4")
+    _, body = aws.run("rollback", "staging", check=0)  # verifies version 2; no further
+    assert (body["deployment"]["id"], body["deployment"]["state"]) == (row.id, "succeeded")
+    assert aws.alias_version() == "2"
+
+    row = run_killed(aws, manual_unmoved, "rollback", "staging", "--to", "1")
+    assert (row.version, row.previous_version) == ("1", "2")
+    _, body = aws.run("deploy", "staging", check=0)
+    assert state_of(aws, row.id) == manual_unmoved.resolved
+    assert body["deployment"]["version"] == "4"
+    assert_settled(aws, version="4")
