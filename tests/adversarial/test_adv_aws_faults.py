@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from aws_fault_project import FUNCTION, AwsProject, aws_project
+from aws_fault_project import AwsProject, aws_project
+from lambda_promote.errors import UsageError
+from lambda_promote.targets.aws import max_attempts_from
 
 
 @pytest.fixture
@@ -229,3 +231,110 @@ def test_sigkill_during_a_rollback_is_resolved_by_the_next_command(aws: AwsProje
     assert state_of(aws, row.id) == manual_unmoved.resolved
     assert body["deployment"]["version"] == "4"
     assert_settled(aws, version="4")
+
+
+# --- throttling --------------------------------------------------------------------------
+
+DEPLOY_CALLS = [
+    "GetAlias",
+    "GetFunctionConfiguration",
+    "UpdateFunctionCode",
+    "GetFunction",  # the waiter function_updated_v2
+    "PublishVersion",
+    "CreateAlias",
+    "Invoke",
+    "ListTags",
+    "TagResource",
+]
+
+
+def test_throttling_on_every_call_is_retried_with_backoff_and_nothing_else_changes(
+    aws: AwsProject,
+):
+    for operation in DEPLOY_CALLS:
+        aws.proxy.fault(operation, "throttle")  # the first call of each is refused once
+    _, body = aws.run("deploy", "staging", check=0)
+    assert body["deployment"]["state"] == "succeeded"
+    for operation in DEPLOY_CALLS:
+        statuses = aws.proxy.statuses(operation)
+        assert statuses[:2] == [429, statuses[1]] and statuses[1] != 429, (operation, statuses)
+
+    # A bad release: the shift and the rollback's move are each throttled once.
+    aws.project.release("r2")
+    aws.world.queue_invoke_results({"ok": False})
+    aws.proxy.clear()
+    aws.proxy.fault("UpdateAlias", "throttle", nth=1)  # the shift
+    aws.proxy.fault("UpdateAlias", "throttle", nth=3)  # the rollback (2 was the shift's retry)
+    code, body = aws.run("deploy", "staging")
+    assert code == 3
+    assert body["deployment"]["rollback"]["verified"] is True
+    throttled = [status == 429 for status in aws.proxy.statuses("UpdateAlias")]
+    assert throttled == [True, False, True, False]
+    assert_settled(aws, version="1")
+
+
+# Throttling that never ends: AWS_MAX_ATTEMPTS (the AWS SDKs' own setting) bounds the retries.
+GIVE_UP = {"AWS_MAX_ATTEMPTS": "2"}
+
+
+def run_limited(aws: AwsProject, *args: str) -> tuple[int, dict]:
+    return aws.project.run(*args, env={**aws.env, **GIVE_UP})
+
+
+def test_aws_max_attempts_is_honoured_and_a_bad_value_is_refused():
+    assert max_attempts_from({}) == 8
+    assert max_attempts_from({"AWS_MAX_ATTEMPTS": "2"}) == 2
+    with pytest.raises(UsageError, match="AWS_MAX_ATTEMPTS='zero' is not a whole number"):
+        max_attempts_from({"AWS_MAX_ATTEMPTS": "zero"})
+    with pytest.raises(UsageError):
+        max_attempts_from({"AWS_MAX_ATTEMPTS": "0"})
+
+
+def test_endless_throttling_fails_with_exit_1_before_traffic_moved_and_3_or_4_after(
+    aws: AwsProject,
+):
+    # Publishing never gets through: nothing changed, exit 1.
+    aws.proxy.fault("PublishVersion", "throttle", repeat=True)
+    code, body = run_limited(aws, "deploy", "staging")
+    assert code == 1
+    assert "TooManyRequestsException" in body["error"]["message"]
+    assert aws.proxy.statuses("PublishVersion") == [429, 429]  # 2 attempts, then it gave up
+    assert aws.alias_version() is None
+    aws.proxy.clear()
+    aws.run("deploy", "staging", check=0)
+    aws.project.release("r2")
+
+    # The shift never gets through: the alias is looked at, unchanged, exit 1.
+    aws.proxy.fault("UpdateAlias", "throttle", repeat=True)
+    code, body = run_limited(aws, "deploy", "staging")
+    assert code == 1
+    assert "TooManyRequestsException" in body["error"]["message"]
+    assert aws.alias_version() == "1"
+
+    # The check's invocation never gets through: a failed check, rolled back, exit 3.
+    aws.proxy.clear()
+    aws.proxy.fault("Invoke", "throttle", nth=1)  # the check's call and its one retry …
+    aws.proxy.fault("Invoke", "throttle", nth=2)  # … then the rollback's check answers
+    code, body = run_limited(aws, "deploy", "staging")
+    assert code == 3
+    assert "TooManyRequestsException" in body["deployment"]["checks"][0]["detail"]
+    assert body["deployment"]["rollback"]["verified"] is True
+    assert aws.alias_version() == "1"
+
+    # A bad release whose rollback never gets through: a person is needed, exit 4.
+    aws.proxy.clear()
+    aws.world.queue_invoke_results({"ok": False})
+    aws.proxy.fault("UpdateAlias", "throttle", nth=2, repeat=True)  # every move after the shift
+    code, body = run_limited(aws, "deploy", "staging")
+    assert code == 4
+    assert "NEEDS A PERSON" in body["error"]["message"]
+    assert "TooManyRequestsException" in body["deployment"]["rollback"]["error"]
+    assert aws.alias_version() == "2"  # and the ledger says so
+    assert_alias_recorded(aws, "rollback throttled")
+    assert [r.state for r in rows(aws)] == [
+        "failed", "succeeded", "failed", "rolled_back", "rollback_failed",
+    ]  # fmt: skip
+
+    aws.proxy.clear()  # AWS calms down; the person rolls back
+    aws.run("rollback", "staging", check=0)
+    assert_settled(aws, version="1")
