@@ -16,15 +16,18 @@ ledger's rows, ``status`` and ``audit --verify``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from aws_fault_project import AwsProject, aws_project
+from aws_fault_project import FUNCTION, AwsProject, aws_project
+from aws_fixtures import zip_bytes
 from lambda_promote.errors import UsageError
 from lambda_promote.targets.aws import max_attempts_from
+from lambda_promote.targets.aws_lambda import code_sha256
 
 
 @pytest.fixture
@@ -338,3 +341,75 @@ def test_endless_throttling_fails_with_exit_1_before_traffic_moved_and_3_or_4_af
     aws.proxy.clear()  # AWS calms down; the person rolls back
     aws.run("rollback", "staging", check=0)
     assert_settled(aws, version="1")
+
+
+# --- someone else writes between our read and our guarded write -----------------------------
+
+
+def hotfix_zip() -> bytes:
+    return zip_bytes("def handler(event, context):\n    return {'ok': True}  # hotfix\n")
+
+
+def test_code_changed_by_someone_else_mid_deploy_is_a_conflict_never_overwritten(
+    aws: AwsProject,
+):
+    other = aws.proxy.other_client()
+
+    def someone_uploads_a_hotfix() -> None:
+        other.update_function_code(FunctionName=FUNCTION, ZipFile=hotfix_zip())
+
+    # Between our read of $LATEST and our upload (UpdateFunctionCode names its RevisionId).
+    aws.proxy.fault("UpdateFunctionCode", "before", action=someone_uploads_a_hotfix)
+    code, body = aws.run("deploy", "staging")
+    assert code == 1
+    assert "PreconditionFailedException" in body["error"]["message"]
+    assert "nothing was overwritten" in body["error"]["message"]
+    theirs = aws.latest_code()
+    assert theirs == code_sha256(hashlib.sha256(hotfix_zip()).hexdigest())
+
+    # Between our upload and our publish (PublishVersion names the RevisionId we uploaded).
+    aws.proxy.clear()
+    aws.proxy.fault("PublishVersion", "before", action=someone_uploads_a_hotfix)
+    code, body = aws.run("deploy", "staging")
+    assert code == 1
+    assert "PreconditionFailedException" in body["error"]["message"]
+    assert aws.proxy.statuses("PublishVersion") == [412]  # refused once, never retried
+    assert aws.latest_code() == theirs
+    assert aws.alias_version() is None  # no version of anybody's code went live
+    assert [r.state for r in rows(aws)] == ["failed", "failed"]
+    assert_settled(aws, version=None)
+
+
+def test_alias_moved_by_someone_else_mid_deploy_or_mid_rollback_is_never_overwritten(
+    aws: AwsProject,
+):
+    aws.run("deploy", "staging", check=0)
+    other = aws.proxy.other_client()
+    other.update_function_code(FunctionName=FUNCTION, ZipFile=hotfix_zip())
+    hotfix = other.publish_version(FunctionName=FUNCTION)["Version"]
+
+    def someone_moves_the_alias() -> None:
+        other.update_alias(FunctionName=FUNCTION, Name="live", FunctionVersion=hotfix)
+
+    # Between our read of the alias and our shift: exit 1, their version stays live.
+    aws.project.release("r2")
+    aws.proxy.fault("UpdateAlias", "before", action=someone_moves_the_alias)
+    code, body = aws.run("deploy", "staging")
+    assert code == 1
+    assert "PreconditionFailedException" in body["error"]["message"]
+    assert aws.alias_version() == hotfix
+    assert rows(aws)[-1].state == "failed"
+
+    # Between our shift and our rollback's move: the rollback is refused, a person decides.
+    other.update_alias(FunctionName=FUNCTION, Name="live", FunctionVersion="1")
+    aws.proxy.clear()
+    aws.world.queue_invoke_results({"ok": False})
+    aws.proxy.fault("UpdateAlias", "before", nth=2, action=someone_moves_the_alias)
+    code, body = aws.run("deploy", "staging")
+    assert code == 4
+    assert "PreconditionFailedException" in body["deployment"]["rollback"]["error"]
+    assert aws.alias_version() == hotfix  # theirs, not ours and not overwritten
+    # Our writes: the refused shift, then this shift and its refused move back; no retries.
+    assert [status < 300 for status in aws.proxy.statuses("UpdateAlias")] == [False, True, False]
+    assert rows(aws)[-1].state == "rollback_failed"
+    aws.run("audit", "--verify", check=0)
