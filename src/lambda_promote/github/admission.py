@@ -4,6 +4,8 @@ deployment only when they satisfy ``approval`` in promote.yaml, and records the 
 their comments in the ledger and the audit trail.
 
 Outside a workflow run there is no GitHub approval to read, so the environment is refused.
+Inside one, the approvals must come from the GitHub API over HTTPS and be this run's, for
+this release's commit (``approvals.check_run``); see docs/operations.md for what that rests on.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ def github_admission(
 ) -> Callable[[str], None]:
     """Read the run's approvals now (``GateBlocked`` unless they admit the deployment);
     return what records them and consumes the request under the environment lock."""
-    from lambda_promote.github.api import GitHubApi
-    from lambda_promote.github.approvals import github_approvals
+    from lambda_promote.github.api import GitHubApi, in_clear
+    from lambda_promote.github.approvals import check_run, github_approvals, read_run
 
     repo, run_id = os.environ.get("GITHUB_REPOSITORY"), os.environ.get("GITHUB_RUN_ID")
     if not repo or not run_id:
@@ -34,9 +36,19 @@ def github_admission(
             f"{env_name} environments; or use `provider: builtin` for the built-in gate",
             code="approval_missing",
         )
-    decisions = github_approvals(
-        env_name, rule, repo=repo, run_id=run_id, api=GitHubApi.from_environ()
-    )
+    api = GitHubApi.from_environ()
+    if in_clear(api.base_url):
+        raise GateBlocked(
+            f"{env_name}: GITHUB_API_URL={api.base_url} is not https: approvals read over "
+            "plain HTTP from another machine cannot be trusted (and the token would travel "
+            "in clear)",
+            hint="unset GITHUB_API_URL (GitHub Actions sets it), or give the https URL of "
+            "your GitHub Enterprise Server API",
+            code="approval_mismatch",
+        )
+    decisions = github_approvals(env_name, rule, repo=repo, run_id=run_id, api=api)
+    run = read_run(api, repo=repo, run_id=run_id)
+    check_run(run, env_name=env_name, run_id=run_id, repo=repo, commit=artifact.commit)
 
     def take(deployment_id: str) -> None:
         from lambda_promote.promotion import consume
