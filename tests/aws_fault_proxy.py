@@ -254,7 +254,10 @@ class FaultProxy:
             if op == "GetFunction" and latest:
                 parsed = _json(answer.body)
                 revision = self.code_revisions.setdefault(call.function, str(uuid.uuid4()))
-                parsed["Configuration"] = {**parsed.get("Configuration", {}), "RevisionId": revision}
+                parsed["Configuration"] = {
+                    **parsed.get("Configuration", {}),
+                    "RevisionId": revision,
+                }
                 return answer.with_json(parsed)
         return answer
 

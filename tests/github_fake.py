@@ -141,7 +141,7 @@ class FakeGitHub:
         run = self._run_in(repo, run_id)
         if run is None or run_id not in self.runs:
             return 404, {"message": "Not Found"}
-        owner = repo.split("/")[0]
+        owner = repo.split("/", maxsplit=1)[0]
         return 200, {
             "id": int(run_id),
             "status": run.get("status", "in_progress"),

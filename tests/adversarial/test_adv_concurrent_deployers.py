@@ -119,7 +119,8 @@ def test_twenty_racing_deployers_never_overlap_and_the_losers_are_refused_at_onc
         if code == 6:
             assert body["error"]["code"] == "locked"
             holder = re.search(r"for deployment (d-[0-9a-f]+)", body["error"]["message"])
-            assert holder is not None and holder.group(1) in won, body["error"]
+            assert holder is not None, body["error"]
+            assert holder.group(1) in won, body["error"]
     deployments = query(engine, "SELECT id, state FROM deployments ORDER BY seq")
     assert [dep for dep, _ in deployments[1:]] == order
     assert {state for _, state in deployments} == {"succeeded"}

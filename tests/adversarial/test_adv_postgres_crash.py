@@ -84,7 +84,8 @@ def test_deploys_killed_at_each_step_are_resolved_by_the_next_command_on_postgre
     victim = project.popen("deploy", "staging")
     deadline = time.monotonic() + 120
     while [r["state"] for r in ledger(engine)][-1:] != ["verifying"]:
-        assert time.monotonic() < deadline and victim.poll() is None, "never reached verifying"
+        assert time.monotonic() < deadline, "never reached verifying"
+        assert victim.poll() is None, "the deploy ended before verifying"
         time.sleep(0.1)
     os.killpg(victim.pid, signal.SIGKILL)
     victim.communicate(timeout=30)
@@ -95,7 +96,10 @@ def test_deploys_killed_at_each_step_are_resolved_by_the_next_command_on_postgre
 
     # The user's rollback undoes the interrupted deployment, and goes no further.
     _, body = project.run("rollback", "staging", check=0)
-    assert (body["deployment"]["id"], body["deployment"]["state"]) == (rows[-1]["id"], "rolled_back")
+    assert (body["deployment"]["id"], body["deployment"]["state"]) == (
+        rows[-1]["id"],
+        "rolled_back",
+    )
     status = live(project)
     assert status["in_flight"] == []
     assert status["lock"] is None

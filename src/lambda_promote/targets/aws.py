@@ -8,7 +8,8 @@ classes that receive a client: ``aws_lambda.LambdaApi``/``CloudWatchApi`` (used 
 ``AWS_ENDPOINT_URL`` itself, so the same code runs against moto's server.
 
 Throttling is retried by botocore's ``standard`` retry mode (backoff with jitter), 8 attempts in
-all unless ``AWS_MAX_ATTEMPTS`` says otherwise (as in every AWS SDK). Nothing else is retried: a conflict means someone else wrote first, and we never write over them.
+all unless ``AWS_MAX_ATTEMPTS`` says otherwise (as in every AWS SDK). Nothing else is retried:
+a conflict means someone else wrote first, and we never write over them.
 Every botocore failure is translated at this boundary (``translated``) into an error for
 people, naming the call, the function and the environment::
 
