@@ -3,10 +3,11 @@ approved *this* workflow run from the GitHub API (a fake on 127.0.0.1, ``github_
 whoever can set the job's environment can point it elsewhere. Each attack below must be refused
 with exit 5, naming what is wrong, and must leave the ledger as it was.
 
-What the gate rests on (docs/operations.md): the run named by ``GITHUB_RUN_ID`` must be in
-progress in ``GITHUB_REPOSITORY`` and have built the release's own commit; only approvals for
-the environment's two GitHub environments count, only by listed reviewers (a listed team only
-vouches inside its own organisation's repositories); one rejection blocks; the API is reached
+What the gate rests on (docs/STAGING_TO_PRODUCTION_WORKFLOW.md §5): the run named by
+``GITHUB_RUN_ID`` must be in progress in ``GITHUB_REPOSITORY`` and have built the release's own
+commit; only approvals for the environment's two GitHub environments count, only by listed
+reviewers (a listed team only vouches inside its own organisation's repositories), never by
+whoever started the run (``prevent_self_review``); one rejection blocks; the API is reached
 over HTTPS (plain HTTP only on loopback, for tests and local emulators). An HTTPS server that
 lies cannot be told from GitHub Enterprise: that part rests on the runner's environment and on
 the production role being assumable only from the protected GitHub environment.
@@ -147,6 +148,15 @@ def test_one_rejection_blocks_even_beside_an_approval(world):
     assert error["code"] == "approval_rejected"
     assert "ops rejected" in error["message"]
     assert "breaks checkout" in error["message"]
+
+
+def test_the_person_who_started_the_run_cannot_approve_it_with_prevent_self_review(world):
+    # prevent_self_review is on (the default): GitHub may not enforce it (plans, settings),
+    # so the gate does, as it does for the reviewers list.
+    run_id = a_run(world[0], review("production-approval", "lead"), actor="lead")
+    error = refused(world, run_id)
+    assert error["code"] == "self_review"
+    assert f"lead started run {run_id}" in error["message"]
 
 
 def test_approvals_read_over_plain_http_from_a_host_that_is_not_loopback_are_refused(world):

@@ -5,18 +5,23 @@ their comments in the ledger and the audit trail.
 
 Outside a workflow run there is no GitHub approval to read, so the environment is refused.
 Inside one, the approvals must come from the GitHub API over HTTPS and be this run's, for
-this release's commit (``approvals.check_run``); see docs/operations.md for what that rests on.
+this release's commit (``approvals.check_run``); docs/STAGING_TO_PRODUCTION_WORKFLOW.md §5 says
+what that rests on.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lambda_promote.config.schema import Approval
 from lambda_promote.errors import GateBlocked
 from lambda_promote.model import ApprovalDecision, ApprovalRequest, Artifact, RequestState
 from lambda_promote.workspace import Workspace
+
+if TYPE_CHECKING:
+    from lambda_promote.github.api import GitHubApi
 
 
 def github_admission(
@@ -24,8 +29,33 @@ def github_admission(
 ) -> Callable[[str], None]:
     """Read the run's approvals now (``GateBlocked`` unless they admit the deployment);
     return what records them and consumes the request under the environment lock."""
+    from lambda_promote.github.approvals import (
+        check_run,
+        check_self_review,
+        github_approvals,
+        read_run,
+    )
+
+    repo, run_id, api = _this_run(env_name)
+    decisions = github_approvals(env_name, rule, repo=repo, run_id=run_id, api=api)
+    run = read_run(api, repo=repo, run_id=run_id)
+    check_run(run, env_name=env_name, run_id=run_id, repo=repo, commit=artifact.commit)
+    check_self_review(run, decisions, rule, env_name=env_name, run_id=run_id, repo=repo)
+
+    def take(deployment_id: str) -> None:
+        from lambda_promote.promotion import consume
+
+        request = _request_for(ws, env_name, artifact, rule)
+        _record(ws, request, decisions, run_id=run_id)
+        consume(ws, ws.ledger.get_request(request.id) or request, deployment_id)
+
+    return take
+
+
+def _this_run(env_name: str) -> tuple[str, str, GitHubApi]:
+    """The run this job belongs to, as GitHub Actions names it, and the API to ask about it;
+    ``GateBlocked`` outside a run, or when the API would be read in clear."""
     from lambda_promote.github.api import GitHubApi, in_clear
-    from lambda_promote.github.approvals import check_run, github_approvals, read_run
 
     repo, run_id = os.environ.get("GITHUB_REPOSITORY"), os.environ.get("GITHUB_RUN_ID")
     if not repo or not run_id:
@@ -46,18 +76,7 @@ def github_admission(
             "your GitHub Enterprise Server API",
             code="approval_mismatch",
         )
-    decisions = github_approvals(env_name, rule, repo=repo, run_id=run_id, api=api)
-    run = read_run(api, repo=repo, run_id=run_id)
-    check_run(run, env_name=env_name, run_id=run_id, repo=repo, commit=artifact.commit)
-
-    def take(deployment_id: str) -> None:
-        from lambda_promote.promotion import consume
-
-        request = _request_for(ws, env_name, artifact, rule)
-        _record(ws, request, decisions, run_id=run_id)
-        consume(ws, ws.ledger.get_request(request.id) or request, deployment_id)
-
-    return take
+    return repo, run_id, api
 
 
 def _request_for(

@@ -90,6 +90,44 @@ def check_run(
         )
 
 
+def check_self_review(
+    run: dict[str, Any],
+    decisions: list[ApprovalDecision],
+    rule: Approval,
+    *,
+    env_name: str,
+    run_id: str,
+    repo: str,
+) -> None:
+    """With ``prevent_self_review`` (DESIGN §5.3), whoever started the run (or re-ran it)
+    does not count as its approver: GitHub enforces this only where the environment says so."""
+    if not rule.prevent_self_review:
+        return
+    starters = {
+        str((run.get(key) or {}).get("login") or "") for key in ("actor", "triggering_actor")
+    }
+    starters.discard("")
+    own = {d.reviewer for d in decisions if d.approve and d.reviewer in starters}
+    if not own:
+        return
+    try:
+        check(
+            [d for d in decisions if d.reviewer not in own],
+            rule,
+            env_name=env_name,
+            run_id=run_id,
+            repo=repo,
+        )
+    except GateBlocked:
+        who = ", ".join(sorted(own))
+        raise GateBlocked(
+            f"{env_name}: {who} started run {run_id} and approved it too, which "
+            "prevent_self_review does not count",
+            hint=f"another reviewer ({', '.join(rule.reviewers)}) must approve the run",
+            code="self_review",
+        ) from None
+
+
 def decisions_for(
     entries: Iterable[dict[str, Any]], env_name: str, *, at: datetime
 ) -> list[ApprovalDecision]:
