@@ -188,6 +188,11 @@ def _report_error(ui: UI, error: PromoteError, exit_code: int) -> None:
 
 def main() -> None:
     """Console entry point. Usage errors exit 2, as one JSON object under ``--json``."""
+    args = sys.argv[1:]
+    if "--json" in args and not _command_name() and not {"-h", "--help", "--version"} & {*args}:
+        # click would print the help page: a script that asked for JSON gets one object.
+        _json_usage_error("missing command", hint="see `lambda-promote --help` for the commands")
+        sys.exit(2)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as done:
@@ -195,31 +200,33 @@ def main() -> None:
     except click.Abort:
         sys.exit(1)
     except click.ClickException as problem:
-        if "--json" in sys.argv[1:]:
-            UI(json_mode=True).emit_json(
-                {
-                    "ok": False,
-                    "command": _command_name(),
-                    "exit_code": 2,
-                    "error": {
-                        "code": "usage",
-                        "message": problem.format_message(),
-                        "hint": "see --help",
-                    },
-                }
-            )
+        if "--json" in args:
+            _json_usage_error(problem.format_message(), hint="see --help")
         else:
             problem.show()
         sys.exit(2)
 
 
+def _json_usage_error(message: str, *, hint: str) -> None:
+    error = {"code": "usage", "message": message, "hint": hint}
+    body = {"ok": False, "command": _command_name(), "exit_code": 2, "error": error}
+    UI(json_mode=True).emit_json(body)
+
+
 def _command_name() -> str:
-    args = [a for a in sys.argv[1:] if not a.startswith("-")]
-    return args[0] if args else ""
+    """The first word on the command line that is neither an option nor an option's value."""
+    words = iter(sys.argv[1:])
+    for word in words:
+        if word in ("--config", "--as"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return ""
 
 
 # Commands live in their own module so this one stays a thin frame.
 from lambda_promote import commands as _commands  # noqa: E402, F401
+from lambda_promote import commands_audit as _commands_audit  # noqa: E402, F401
 from lambda_promote import commands_gate as _commands_gate  # noqa: E402, F401
 from lambda_promote import commands_github as _commands_github  # noqa: E402, F401
 from lambda_promote import commands_report as _commands_report  # noqa: E402, F401

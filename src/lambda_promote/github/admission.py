@@ -4,17 +4,24 @@ deployment only when they satisfy ``approval`` in promote.yaml, and records the 
 their comments in the ledger and the audit trail.
 
 Outside a workflow run there is no GitHub approval to read, so the environment is refused.
+Inside one, the approvals must come from the GitHub API over HTTPS and be this run's, for
+this release's commit (``approvals.check_run``); docs/STAGING_TO_PRODUCTION_WORKFLOW.md §5 says
+what that rests on.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lambda_promote.config.schema import Approval
 from lambda_promote.errors import GateBlocked
 from lambda_promote.model import ApprovalDecision, ApprovalRequest, Artifact, RequestState
 from lambda_promote.workspace import Workspace
+
+if TYPE_CHECKING:
+    from lambda_promote.github.api import GitHubApi
 
 
 def github_admission(
@@ -22,8 +29,33 @@ def github_admission(
 ) -> Callable[[str], None]:
     """Read the run's approvals now (``GateBlocked`` unless they admit the deployment);
     return what records them and consumes the request under the environment lock."""
-    from lambda_promote.github.api import GitHubApi
-    from lambda_promote.github.approvals import github_approvals
+    from lambda_promote.github.approvals import (
+        check_run,
+        check_self_review,
+        github_approvals,
+        read_run,
+    )
+
+    repo, run_id, api = _this_run(env_name)
+    decisions = github_approvals(env_name, rule, repo=repo, run_id=run_id, api=api)
+    run = read_run(api, repo=repo, run_id=run_id)
+    check_run(run, env_name=env_name, run_id=run_id, repo=repo, commit=artifact.commit)
+    check_self_review(run, decisions, rule, env_name=env_name, run_id=run_id, repo=repo)
+
+    def take(deployment_id: str) -> None:
+        from lambda_promote.promotion import consume
+
+        request = _request_for(ws, env_name, artifact, rule)
+        _record(ws, request, decisions, run_id=run_id)
+        consume(ws, ws.ledger.get_request(request.id) or request, deployment_id)
+
+    return take
+
+
+def _this_run(env_name: str) -> tuple[str, str, GitHubApi]:
+    """The run this job belongs to, as GitHub Actions names it, and the API to ask about it;
+    ``GateBlocked`` outside a run, or when the API would be read in clear."""
+    from lambda_promote.github.api import GitHubApi, in_clear
 
     repo, run_id = os.environ.get("GITHUB_REPOSITORY"), os.environ.get("GITHUB_RUN_ID")
     if not repo or not run_id:
@@ -34,18 +66,17 @@ def github_admission(
             f"{env_name} environments; or use `provider: builtin` for the built-in gate",
             code="approval_missing",
         )
-    decisions = github_approvals(
-        env_name, rule, repo=repo, run_id=run_id, api=GitHubApi.from_environ()
-    )
-
-    def take(deployment_id: str) -> None:
-        from lambda_promote.promotion import consume
-
-        request = _request_for(ws, env_name, artifact, rule)
-        _record(ws, request, decisions, run_id=run_id)
-        consume(ws, ws.ledger.get_request(request.id) or request, deployment_id)
-
-    return take
+    api = GitHubApi.from_environ()
+    if in_clear(api.base_url):
+        raise GateBlocked(
+            f"{env_name}: GITHUB_API_URL={api.base_url} is not https: approvals read over "
+            "plain HTTP from another machine cannot be trusted (and the token would travel "
+            "in clear)",
+            hint="unset GITHUB_API_URL (GitHub Actions sets it), or give the https URL of "
+            "your GitHub Enterprise Server API",
+            code="approval_mismatch",
+        )
+    return repo, run_id, api
 
 
 def _request_for(
