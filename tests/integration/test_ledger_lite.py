@@ -353,3 +353,70 @@ def test_a_hand_edited_audit_row_reaches_verification_as_stored(tmp_path: Path):
     verdict = audit.verify(events, key=KEY)
     assert not verdict.ok
     assert verdict.first_bad == 2
+
+
+def test_every_record_is_stored_without_the_writers_secrets(tmp_path: Path):
+    from lambda_promote.notify.redact import Redactor
+
+    secret = "hook-PLANTED-value"
+    token = "ghp_" + "PLANTED" * 6  # a shape no variable holds
+    leak = f"{secret} {token}"
+    redactor = Redactor.from_environ({"HOOK": secret}, names=["HOOK"])
+    make_ledger_file(tmp_path)
+    with choose.open_ledger(SQLITE_URL, root=tmp_path, redactor=redactor) as ledger:
+        assert isinstance(ledger, LiteLedger)
+        check = CheckResult("ping", False, 1.0, leak, logs=leak, response={"k": leak})
+        ledger.create_deployment(
+            Deployment(
+                id="d-1", env="staging", digest=DIGEST, state=DeploymentState.PENDING,
+                reason=leak, error=leak, checks=[check],
+            )
+        )  # fmt: skip
+        ledger.transition("d-1", DeploymentState.PUBLISHING, note=leak, error=leak)
+        ledger.transition("d-1", DeploymentState.FAILED, rollback={"why": [leak]}, reason=leak)
+        ledger.add_checks("d-1", [check])
+        ledger.create_request(
+            ApprovalRequest(
+                id="r-1",
+                env="production",
+                digest=DIGEST,
+                requested_by="carol",
+                requested_at=T0,
+                expires_at=T0 + timedelta(hours=1),
+                evidence={"commits": [leak]},
+                decisions=[ApprovalDecision("bob", True, T0, comment=leak)],
+            )
+        )
+        ledger.add_decision("r-1", ApprovalDecision("amy", True, T0, comment=leak))
+        assert ledger.get_deployment("d-1").checks[0].logs == "$HOOK [redacted:github-token]"  # type: ignore[union-attr]
+    database = sqlite3.connect(tmp_path / ".lambda-promote" / "state.db")
+    try:
+        tables = [
+            t for (t,) in database.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        stored = json.dumps({t: database.execute(f"SELECT * FROM {t}").fetchall() for t in tables})
+    finally:
+        database.close()
+    assert "PLANTED" not in stored
+    assert "$HOOK [redacted:github-token]" in stored
+
+
+def test_a_ledger_opened_lazily_to_read_creates_nothing(tmp_path: Path):
+    with choose.open_ledger(SQLITE_URL, root=tmp_path, lazy=True) as ledger:
+        assert ledger.deployments() == []
+    assert not (tmp_path / ".lambda-promote").exists()
+
+
+def test_a_write_the_database_refuses_is_worded_as_the_sqlalchemy_ledger_words_it(
+    tmp_path: Path,
+):
+    from lambda_promote.errors import LedgerError
+
+    make_ledger_file(tmp_path)
+    with choose.open_ledger(SQLITE_URL, root=tmp_path) as ledger:
+        assert isinstance(ledger, LiteLedger)
+        ledger._db._connection.execute("PRAGMA query_only = ON")  # as a read-only file would
+        with pytest.raises(LedgerError) as refused:
+            ledger.acquire_lock("staging", holder="me", deployment_id="d-1")
+    assert refused.value.code == "ledger_read_only"
+    assert "read-only" in refused.value.message

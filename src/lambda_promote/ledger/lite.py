@@ -13,6 +13,7 @@ primary key, so two appenders cannot both insert the same place.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -21,9 +22,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from lambda_promote.errors import LedgerError
-from lambda_promote.ledger import lite_requests, records, rows
+from lambda_promote.ledger import lite_requests, records, rows, scrub
 from lambda_promote.ledger.base import Ledger, LockInfo
 from lambda_promote.ledger.lite_db import LiteDatabase, Transaction, migrations_head
+from lambda_promote.ledger.scrub import Record
 from lambda_promote.model import (
     TERMINAL_STATES,
     ApprovalDecision,
@@ -36,6 +38,7 @@ from lambda_promote.model import (
     RequestState,
     Transition,
 )
+from lambda_promote.notify.redact import Redactor
 
 Clock = Callable[[], datetime]
 _TERMINAL = sorted(state.value for state in TERMINAL_STATES)
@@ -45,21 +48,27 @@ _AUDIT_ATTEMPTS = 5  # as sql.py: an append that lost its seq re-reads and re-ma
 _DEPLOYMENT_SEQ = "seq:SELECT coalesce(max(seq), 0) + 1 FROM deployments"
 
 
-def open_current(path: Path, *, clock: Clock = records.now_utc) -> LiteLedger | None:
-    """The ledger in ``path`` when the file exists and its schema is at the migrations'
-    head; None otherwise (a new or older file is for ``migrate.py`` to create or upgrade)."""
-    if not path.is_file():
+def open_current(
+    path: Path, *, clock: Clock = records.now_utc, redactor: Redactor | None = None
+) -> LiteLedger | None:
+    """The ledger in ``path`` when the file exists, can be written here and its schema is at
+    the migrations' head; None otherwise — a new or older file is for ``migrate.py`` to create
+    or upgrade, and a read-only one for ``access.py`` to read as a snapshot."""
+    if not (path.is_file() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
         return None
-    database = LiteDatabase(path)
+    try:
+        database = LiteDatabase(path)
+    except (LedgerError, sqlite3.Error):
+        return None
     try:
         if database.revision() != migrations_head():
             database.close()
             return None
         database.load_types()
-    except BaseException:
+    except (LedgerError, sqlite3.Error):
         database.close()
-        raise
-    return LiteLedger(database, clock=clock)
+        return None
+    return LiteLedger(database, clock=clock, redactor=redactor)
 
 
 def _placeholders(values: Sequence[object]) -> str:
@@ -71,9 +80,20 @@ class LiteLedger:
 
     schema_upgraded = False  # opened only at the head (see open_current)
 
-    def __init__(self, database: LiteDatabase, *, clock: Clock = records.now_utc) -> None:
+    def __init__(
+        self,
+        database: LiteDatabase,
+        *,
+        clock: Clock = records.now_utc,
+        redactor: Redactor | None = None,
+    ) -> None:
         self._db = database
         self._clock = clock
+        # Nothing secret is stored (scrub.py): every record passes here first, as in sql.py.
+        self.redactor = redactor if redactor is not None else Redactor.from_environ(os.environ)
+
+    def _clean(self, record: Record) -> Record:
+        return scrub.scrubbed(record, self.redactor)
 
     @property
     def url(self) -> str:
@@ -115,6 +135,7 @@ class LiteLedger:
 
     # --- deployments ----------------------------------------------------------------------
     def create_deployment(self, deployment: Deployment) -> Deployment:
+        deployment = self._clean(deployment)
         created = records.utc(deployment.created_at) if deployment.created_at else self._clock()
         updated = records.utc(deployment.updated_at) if deployment.updated_at else created
         row = rows.deployment_row(deployment, created=created, updated=updated)
@@ -135,7 +156,8 @@ class LiteLedger:
         self, deployment_id: str, state: DeploymentState, *, note: str = "", **fields: Any
     ) -> Deployment:
         state = DeploymentState(state)
-        changes = records.transition_fields(fields)
+        changes = scrub.scrubbed_fields(records.transition_fields(fields), self.redactor)
+        note = self.redactor(note)
         if "rollback" in changes:
             changes["rollback"] = records.dump_json(changes["rollback"], what="the rollback")
         at = self._clock()
@@ -167,7 +189,7 @@ class LiteLedger:
             return _load_full(tx, deployment_id)
 
     def add_checks(self, deployment_id: str, results: Sequence[CheckResult]) -> None:
-        new_rows = rows.check_rows(results, first_seq=1)
+        new_rows = rows.check_rows([self._clean(r) for r in results], first_seq=1)
         with self._db.writing() as tx:
             if not _exists(tx, "deployments", "id", deployment_id):
                 raise records.unknown_deployment(deployment_id)
@@ -253,6 +275,7 @@ class LiteLedger:
 
     # --- approval requests (DESIGN §5.2–5.3) ---------------------------------------------
     def create_request(self, request: ApprovalRequest) -> ApprovalRequest:
+        request = self._clean(request)
         row = rows.request_row(request)
         decisions = [
             rows.decision_row(decision, request_id=request.id, seq=seq)
@@ -288,6 +311,7 @@ class LiteLedger:
             )
 
     def add_decision(self, request_id: str, decision: ApprovalDecision) -> ApprovalRequest:
+        decision = self._clean(decision)
         try:
             with self._db.writing() as tx:
                 lite_requests.append_decision(tx, request_id, decision)

@@ -82,19 +82,24 @@ class LiteDatabase:
             self._connection.close()
 
     @contextmanager
-    def failures(self) -> Iterator[None]:
-        """SQLite failing under us (busy past the timeout, disk full, not a database) becomes
-        a LedgerError worded as ``sql.py`` words it; constraint violations pass through."""
+    def failures(self, *, writing: bool = False) -> Iterator[None]:
+        """SQLite failing under us (read-only, full, busy past the timeout) becomes the
+        LedgerError the SQLAlchemy ledger gives for it; constraint violations pass through."""
         try:
             yield
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:
-            raise LedgerError(
-                f"the ledger at {self.shown} failed: {str(error).strip()}",
-                hint="check that the database is reachable and the `state` setting in "
-                "promote.yaml; a SQLite file stays busy while another process writes to it",
-            ) from error
+            raise self.failure(error, writing=writing) from error
+
+    def failure(self, error: sqlite3.Error, *, writing: bool) -> LedgerError:
+        """Worded in one place for both ledgers (``access.py``); SQLAlchemy is imported on
+        this path only, when the database has already failed."""
+        from lambda_promote.ledger.access import LedgerAccess
+        from lambda_promote.ledger.engine import ledger_url
+
+        access = LedgerAccess(ledger_url(f"sqlite:///{self.path}", root=self.path.parent))
+        return access.failure(error, writing=writing)
 
     def revision(self) -> str | None:
         """The schema revision recorded in the file; None when it has none (a new file)."""
@@ -121,7 +126,7 @@ class LiteDatabase:
     @contextmanager
     def writing(self) -> Iterator[Transaction]:
         """``BEGIN IMMEDIATE`` … COMMIT, rolled back on any error."""
-        with self._lock, self.failures():
+        with self._lock, self.failures(writing=True):
             self._connection.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(self._connection, self._types)
