@@ -66,6 +66,7 @@ def rich_project(root: Path) -> Path:
     text = text.rstrip() + "\n" + NOTIFY_EXTRA
     path = root / "promote.yaml"
     path.write_text(text)
+    (root / ".lambda-promote").mkdir(exist_ok=True)  # as any command but the first leaves it
     return path
 
 
@@ -240,3 +241,13 @@ def test_each_promote_yaml_has_its_own_snapshot(tmp_path: Path):
 
     assert snapshot.recall(first).project == "orders-api"  # type: ignore[union-attr]
     assert snapshot.recall(second).project == "other"  # type: ignore[union-attr]
+
+
+def test_a_fresh_checkout_gets_no_snapshot_and_no_state_folder(tmp_path: Path):
+    path = rich_project(tmp_path)
+    (tmp_path / ".lambda-promote").rmdir()
+
+    config = snapshot.load(path, check_source=False)
+
+    assert config.project == "orders-api"
+    assert not (tmp_path / ".lambda-promote").exists()

@@ -77,10 +77,13 @@ def recall(path: Path) -> Config | None:
 
 
 def remember(config: Config) -> None:
-    """Write the snapshot of a config the loader validated from a file; a config built in
-    code, or one JSON cannot carry exactly, leaves none. Failing to write is not an error."""
+    """Write the snapshot of a config the loader validated from a file, in a project that
+    has its ``.lambda-promote/`` folder already; a config built in code, or one JSON cannot
+    carry exactly, leaves none. Failing to write is not an error."""
     if config.file_sha256 is None:
         return
+    if not (config.path.parent / ".lambda-promote").is_dir():
+        return  # a fresh checkout: a reading command creates nothing (see ledger/access.py)
     data = config.model_dump(mode="python")
     try:
         # Key order is kept: environments are listed in the order the file gives them.
