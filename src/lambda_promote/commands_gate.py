@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from lambda_promote.cli import Invocation, Outcome, command
+from lambda_promote.invocation import Invocation, Outcome, command
 from lambda_promote.model import ApprovalRequest
+
+if TYPE_CHECKING:
+    from lambda_promote.release.plan import RunPlan
 from lambda_promote.render import request_json
 
 
@@ -87,24 +92,54 @@ def reject_command(inv: Invocation, ref: str, env: str, comment: str) -> Outcome
 )
 @click.option("--branch", help="Pushed branch, or a pull request's base branch.")
 @click.option("--env", "env", help="With workflow_dispatch: the environment to deploy.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan and change nothing; exit as the real run would start.",
+)
 def run_command(
-    inv: Invocation, event_name: str | None, branch: str | None, env: str | None
+    inv: Invocation, event_name: str | None, branch: str | None, env: str | None, dry_run: bool
 ) -> Outcome:
     """Do what promote.yaml's triggers say for an event (default: GitHub's)."""
-    from lambda_promote import runner
+    from lambda_promote.release import flows
 
-    event = runner.resolve_event(event_name, branch, env)
-    result = runner.run(inv.workspace(check_source=True), event)
-    if not result.plan.environments:
-        inv.ui.ok(result.plan.why)
+    event = flows.resolve_event(event_name, branch, env)
+    event_json = {"name": event.name, "branch": event.branch, "env": event.env}
+    if dry_run:
+        return _show_run_plan(inv, flows.run_plan(inv.workspace(check_source=True), event))
+    result = flows.run(inv.workspace(check_source=True), event)
+    if not result.plan.trigger.environments:
+        inv.ui.ok(result.plan.trigger.why)
     return Outcome(
         data={
-            "event": {"name": event.name, "branch": event.branch, "env": event.env},
-            "environments": list(result.plan.environments),
+            "event": event_json,
+            "environments": list(result.plan.trigger.environments),
             "deployments": result.deployments,
         },
         text="\n".join(d.id for d in result.deployments) or None,
     )
+
+
+def _show_run_plan(inv: Invocation, run: RunPlan) -> Outcome:
+    from lambda_promote.commands import show_plan
+
+    trigger = run.trigger
+    data = {
+        "event": {
+            "name": trigger.event.name,
+            "branch": trigger.event.branch,
+            "env": trigger.event.env,
+        },
+        "environments": list(trigger.environments),
+        "then": list(run.then),
+    }
+    inv.ui.step(trigger.why)
+    if run.first is None:
+        inv.ui.ok("nothing to do")
+        return Outcome(data={"dry_run": True, "plan": None, **data})
+    for line in run.then:
+        inv.ui.detail(f"then {line}")
+    return show_plan(inv, run.first, **data)
 
 
 @command("audit")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -42,8 +41,9 @@ from lambda_promote.model import (
     DeploymentState,
     FunctionRef,
 )
-from lambda_promote.recovery import Action, decide
+from lambda_promote.release.rollback import Action, recovery_for
 from lambda_promote.targets.base import Target
+from lambda_promote.workspace import parse_lock_holder, this_host
 
 S = DeploymentState
 
@@ -62,12 +62,11 @@ def new_deployment_id() -> str:
 
 def lock_is_stale(info: LockInfo, *, host: str | None = None) -> bool:
     """A lock is stale when its holder (``actor@host:pid``) ran on this host and is gone."""
-    _, _, where = info.holder.rpartition("@")
-    holder_host, _, pid_text = where.rpartition(":")
-    if holder_host != (host or socket.gethostname()) or not pid_text.isdigit():
+    holder = parse_lock_holder(info.holder)
+    if holder.host != (host or this_host()) or holder.pid is None:
         return False
     try:
-        os.kill(int(pid_text), 0)
+        os.kill(holder.pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:
@@ -105,15 +104,20 @@ class Deployer:
         zip_path: Path,
         *,
         admit: Callable[[str], None] | None = None,
+        alias: AliasState | None = None,
     ) -> Deployment:
         """Make ``artifact`` live in ``fn.env``. ``admit(deployment_id)`` runs under the lock
-        before anything is recorded: the gate, which raises to refuse or consumes its approval."""
+        before anything is recorded: the gate, which raises to refuse or consumes its approval.
+        ``alias``: where the plan found the alias; read again when recovery moved it. (Had
+        anyone else moved it since, its revision no longer matches: a conflict, never an
+        overwrite.)"""
         dep_id = self.new_id()
         with self._locked(fn.env, dep_id):
-            self._resolve_unfinished(fn, env)
+            resolved = self._resolve_unfinished(fn, env)
             if admit is not None:
                 admit(dep_id)
-            alias = self.target.alias_state(fn)
+            if alias is None or resolved:
+                alias = self.target.alias_state(fn)
             dep = self.journal.open(
                 Deployment(
                     id=dep_id,
@@ -272,13 +276,21 @@ class Deployer:
 
     # --- manual rollback -----------------------------------------------------------------
     def rollback_to(
-        self, fn: FunctionRef, env: Environment, *, version: str, digest: str, reason: str
+        self,
+        fn: FunctionRef,
+        env: Environment,
+        *,
+        version: str,
+        digest: str,
+        reason: str,
+        alias: AliasState | None = None,
     ) -> Deployment:
-        """Move the alias to an earlier ``version`` and verify it (DESIGN §5.4). The caller
-        chose the version (``history.rollback_candidate`` or ``--to``)."""
+        """Move the alias to an earlier ``version`` and verify it (DESIGN §5.4). The plan
+        chose the version (``release.rollback``) and read ``alias``."""
         dep_id = self.new_id()
         with self._locked(fn.env, dep_id):
-            alias = self.target.alias_state(fn)
+            if alias is None:
+                alias = self.target.alias_state(fn)
             dep = self.journal.open(
                 Deployment(
                     id=dep_id,
@@ -328,7 +340,7 @@ class Deployer:
     def _resolve_unfinished(self, fn: FunctionRef, env: Environment) -> list[Deployment]:
         resolved = []
         for dep in self.ledger.unfinished(fn.env):
-            decision = decide(dep, self.target.alias_state(fn))
+            decision = recovery_for(dep, self.target.alias_state(fn))
             self.progress.warn(f"{fn.env}: found interrupted deployment {dep.id}: {decision.why}")
             self.journal.note(
                 "deployment.recovering", dep, {"action": decision.action.value, "why": decision.why}
