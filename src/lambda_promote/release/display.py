@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_promote.release.models import Plan, PlanKind, Step
+from lambda_promote.release.models import Plan, PlanKind, Step, StepAction
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
@@ -80,8 +80,10 @@ def plan_lines(plan: Plan) -> list[str]:
 def _what_changes(plan: Plan) -> list[str]:
     if plan.kind is PlanKind.DEPLOY:
         art = plan.release
-        if art is None:
+        if art is None and any(s.action is StepAction.BUILD for s in plan.steps):
             return ["will publish  a new build (its digest is known once built)"]
+        if art is None:
+            return ["will publish  nothing yet (see the gate)"]
         origin = (
             f"built by {art.builder or '?'} from {art.branch or '?'} @ {(art.commit or '?')[:12]}"
         )

@@ -137,7 +137,7 @@ def plan_deploy(env: EnvFacts, release: ReleaseFacts) -> Plan:
         )
     if grant is not None:
         steps.append(Step(StepAction.CONSUME_APPROVAL, grant.summary))
-    steps += publish_steps(env, artifact)
+    steps += publish_steps(env, artifact, source=release.source_env)
     notes = []
     if not env.spec.checks and not env.spec.alarms:
         notes.append(f"{env.env}: no checks configured; nothing verifies this version")
@@ -154,9 +154,10 @@ def plan_deploy(env: EnvFacts, release: ReleaseFacts) -> Plan:
     )
 
 
-def publish_steps(env: EnvFacts, artifact: Artifact | None) -> list[Step]:
+def publish_steps(env: EnvFacts, artifact: Artifact | None, *, source: str | None) -> list[Step]:
     """Publish, shift and verify — per function of the release (today: the one)."""
-    what = artifact.short if artifact is not None else "the new build"
+    unknown = f"what {source} verified" if source else "the new build"
+    what = artifact.short if artifact is not None else unknown
     name = env.fn.function_name
     if artifact is not None and artifact.digest == env.alias.digest:
         return [
