@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 import click
 
 from lambda_promote.invocation import Invocation, Outcome, command
-from lambda_promote.model import ApprovalRequest
 
 if TYPE_CHECKING:
     from lambda_promote.release.plan import RunPlan
@@ -30,28 +29,12 @@ def request_approval_command(inv: Invocation, env: str, digest: str | None) -> O
         f"approval request {request.id}: {env} ← {request.short_digest} "
         f"(expires {request.expires_at:%Y-%m-%d %H:%M} UTC)"
     )
-    for line in _evidence_lines(request):
+    from lambda_promote.notify.messages import evidence_lines
+
+    for line in evidence_lines(request):
         inv.ui.detail(line)
     inv.ui.detail(f"approve with: lambda-promote approve {request.id} --env {env}")
     return Outcome(data={"approval_request": request_json(request, verdict)}, text=request.id)
-
-
-def _evidence_lines(request: ApprovalRequest) -> list[str]:
-    ev = request.evidence
-    lines = [
-        f"built by {ev.get('built_by')} from {ev.get('branch') or '?'} "
-        f"@ {(ev.get('commit') or '?')[:12]}",
-        f"a rollback would restore version {ev.get('rollback_restores') or '(none)'}",
-    ]
-    source = ev.get("source")
-    if source:
-        passed = sum(1 for c in source["checks"] if c["ok"])
-        lines.append(
-            f"{source['env']}: {passed}/{len(source['checks'])} checks passed "
-            f"(deployment {source['deployment']})"
-        )
-    lines += [f"  {c}" for c in ev.get("commits", [])[:10]]
-    return lines
 
 
 def _decide(inv: Invocation, ref: str, env: str, comment: str, *, approve: bool) -> Outcome:

@@ -17,7 +17,7 @@ import secrets
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +40,7 @@ from lambda_promote.model import (
     DeploymentKind,
     DeploymentState,
     FunctionRef,
+    RollbackRecord,
 )
 from lambda_promote.release.rollback import Action, recovery_for
 from lambda_promote.targets.base import Target
@@ -221,12 +222,7 @@ class Deployer:
         self.progress.warn(f"{fn.env}: {cause}; rolling back")
         dep = self.journal.move(dep, S.ROLLING_BACK, note=cause, error=cause)
         live = shifted or self.target.alias_state(fn)
-        record: dict[str, object] = {
-            "reason": reason,
-            "from_version": dep.version,
-            "to_version": dep.previous_version,
-            "to_digest": dep.previous_digest,
-        }
+        record = back_to_previous(dep, reason=reason)
         try:
             if dep.previous_version is None:
                 return self._undo_first_deployment(dep, fn, live, record)
@@ -236,19 +232,19 @@ class Deployer:
         return self._verify_restored(dep, fn, env, record)
 
     def _undo_first_deployment(
-        self, dep: Deployment, fn: FunctionRef, live: AliasState, record: dict[str, object]
+        self, dep: Deployment, fn: FunctionRef, live: AliasState, record: RollbackRecord
     ) -> Deployment:
         if live.version is not None and live.revision_id is not None:
             self.target.remove_alias(fn, expected_revision=live.revision_id)
         note = "first deployment: nothing to roll back to, the alias was removed (absent again)"
         self.progress.warn(f"{fn.env}: {note}")
-        record.update(verified=True, note=note, checks=[])
-        return self.journal.move(dep, S.ROLLED_BACK, note=note, rollback=record)
+        record = replace(record, verified=True, note=note, checks=())
+        return self.journal.move(dep, S.ROLLED_BACK, note=note, rollback=record.to_json())
 
     def _verify_restored(
-        self, dep: Deployment, fn: FunctionRef, env: Environment, record: dict[str, object]
+        self, dep: Deployment, fn: FunctionRef, env: Environment, record: RollbackRecord
     ) -> Deployment:
-        failed = self._verify_rollback(dep, fn, env, record)
+        failed, record = self._verify_rollback(dep, fn, env, record)
         if failed:
             return self._rollback_failed(
                 dep,
@@ -257,22 +253,22 @@ class Deployer:
                 f"{describe_failures(failed)}",
             )
         self.progress.ok(f"{fn.env}: rolled back to version {dep.previous_version}, verified")
-        return self.journal.move(dep, S.ROLLED_BACK, rollback=record)
+        return self.journal.move(dep, S.ROLLED_BACK, rollback=record.to_json())
 
     def _verify_rollback(
-        self, dep: Deployment, fn: FunctionRef, env: Environment, record: dict[str, object]
-    ) -> list[CheckResult]:
-        """Check the version a rollback put live; the results go to the ledger and into
-        ``record`` (the deployment's rollback summary). Returns the failed ones."""
+        self, dep: Deployment, fn: FunctionRef, env: Environment, record: RollbackRecord
+    ) -> tuple[list[CheckResult], RollbackRecord]:
+        """Check the version a rollback put live; the results go to the ledger and into the
+        rollback's record. Returns the failed ones and the record."""
         results = self._verify(fn, env, phase="rollback_verify")
         self.journal.checks(dep, results)
         failed = [r for r in results if not r.ok]
-        record.update(verified=not failed, checks=[r.to_json() for r in results])
-        return failed
+        checks = tuple(r.to_json() for r in results)
+        return failed, replace(record, verified=not failed, checks=checks)
 
-    def _rollback_failed(self, dep: Deployment, record: dict[str, object], why: str) -> Deployment:
-        record.update(verified=False, error=why)
-        return self.journal.move(dep, S.ROLLBACK_FAILED, note=why, rollback=record)
+    def _rollback_failed(self, dep: Deployment, record: RollbackRecord, why: str) -> Deployment:
+        record = replace(record, verified=False, error=why)
+        return self.journal.move(dep, S.ROLLBACK_FAILED, note=why, rollback=record.to_json())
 
     # --- manual rollback -----------------------------------------------------------------
     def rollback_to(
@@ -315,20 +311,20 @@ class Deployer:
 
     def _verify_manual(self, dep: Deployment, fn: FunctionRef, env: Environment) -> Deployment:
         dep = self.journal.move(dep, S.VERIFYING)
-        record: dict[str, object] = {
-            "reason": dep.reason or "manual",
-            "from_version": dep.previous_version,
-            "to_version": dep.version,
-            "to_digest": dep.digest,
-        }
-        failed = self._verify_rollback(dep, fn, env, record)
+        record = RollbackRecord(
+            reason=dep.reason or "manual",
+            from_version=dep.previous_version,
+            to_version=dep.version,
+            to_digest=dep.digest,
+        )
+        failed, record = self._verify_rollback(dep, fn, env, record)
         if failed:
             return self._rollback_failed(
                 dep, record, f"version {dep.version} fails its checks: {describe_failures(failed)}"
             )
         self.progress.ok(f"{fn.env}: rolled back to version {dep.version}, verified")
         self._remember_good(fn, dep.version, dep.digest, abandoned=dep.previous_version)
-        return self.journal.move(dep, S.SUCCEEDED, rollback=record)
+        return self.journal.move(dep, S.SUCCEEDED, rollback=record.to_json())
 
     # --- crash recovery ------------------------------------------------------------------
     def recover(self, fn: FunctionRef, env: Environment) -> list[Deployment]:
@@ -359,12 +355,7 @@ class Deployer:
             if dep.state is not S.VERIFYING:
                 dep = self.journal.move(dep, S.VERIFYING, note=why)
             return self._verify_manual(dep, fn, env)
-        record: dict[str, object] = {
-            "reason": "interrupted",
-            "from_version": dep.version,
-            "to_version": dep.previous_version,
-            "to_digest": dep.previous_digest,
-        }
+        record = back_to_previous(dep, reason="interrupted")
         if action is Action.VERIFY_PREVIOUS:
             if dep.state is not S.ROLLING_BACK:
                 dep = self.journal.move(dep, S.ROLLING_BACK, note=why, error="interrupted")
@@ -430,6 +421,16 @@ class Deployer:
             self.ledger.release_lock(env, deployment_id)
 
 
+def back_to_previous(dep: Deployment, *, reason: str) -> RollbackRecord:
+    """The record of a rollback from a deployment's version to the one before it."""
+    return RollbackRecord(
+        reason=reason,
+        from_version=dep.version,
+        to_version=dep.previous_version,
+        to_digest=dep.previous_digest,
+    )
+
+
 def describe_failures(failed: Sequence[CheckResult]) -> str:
     return "; ".join(f"check {r.name} failed: {r.detail}" for r in failed)
 
@@ -447,10 +448,10 @@ def raise_for_outcome(deployment: Deployment) -> Deployment:
             payload=payload,
         )
     if deployment.state is S.ROLLBACK_FAILED:
-        rollback = deployment.rollback or {}
+        rollback = deployment.rollback_record
         raise RollbackFailed(
             f"{deployment.env} NEEDS A PERSON: deployment {deployment.id} failed and its "
-            f"rollback did not complete: {rollback.get('error') or deployment.error}",
+            f"rollback did not complete: {(rollback and rollback.error) or deployment.error}",
             hint=f"inspect the function, then `lambda-promote rollback {deployment.env} --to "
             "VERSION`; `lambda-promote status` shows what is live",
             payload=payload,

@@ -24,7 +24,9 @@ from lambda_promote.model import (
     Artifact,
     DeploymentKind,
     DeploymentState,
+    Evidence,
     RequestState,
+    SourceEvidence,
 )
 from lambda_promote.workspace import Workspace
 
@@ -157,31 +159,32 @@ def _evidence(
     """What a reviewer needs: what changes, how it fared upstream, what a rollback restores."""
     live = ws.target.alias_state(ws.function_ref(env_name))
     live_artifact = ws.ledger.find_artifact(live.digest) if live.digest else None
-    evidence: dict[str, Any] = {
-        "live_version": live.version,
-        "live_digest": live.digest,
-        "rollback_restores": live.version,
-        "commit": artifact.commit,
-        "branch": artifact.branch,
-        "built_by": artifact.builder,
-        "commits": _commits_between(
-            ws, live_artifact.commit if live_artifact else None, artifact.commit
-        ),
-    }
+    source = None
     if spec.promote_from:
-        source = [
+        verified = [
             d
             for d in ws.ledger.deployments(spec.promote_from, limit=None)
             if d.digest == artifact.digest and d.state is DeploymentState.SUCCEEDED
         ]
-        if source:
-            full = ws.ledger.get_deployment(source[0].id)
-            evidence["source"] = {
-                "env": spec.promote_from,
-                "deployment": source[0].id,
-                "checks": [c.to_json() for c in (full.checks if full else [])],
-            }
-    return evidence
+        if verified:
+            full = ws.ledger.get_deployment(verified[0].id)
+            source = SourceEvidence(
+                env=spec.promote_from,
+                deployment=verified[0].id,
+                checks=tuple(c.to_json() for c in (full.checks if full else [])),
+            )
+    return Evidence(
+        live_version=live.version,
+        live_digest=live.digest,
+        rollback_restores=live.version,
+        commit=artifact.commit,
+        branch=artifact.branch,
+        built_by=artifact.builder,
+        commits=tuple(
+            _commits_between(ws, live_artifact.commit if live_artifact else None, artifact.commit)
+        ),
+        source=source,
+    ).to_json()
 
 
 def _commits_between(ws: Workspace, old: str | None, new: str | None) -> list[str]:

@@ -93,11 +93,11 @@ def deployment_lines(dep: Deployment) -> list[str]:
     for c in dep.checks:
         mark = "pass" if c.ok else "FAIL"
         lines.append(f"  check {c.name} [{c.phase}] {mark} {c.latency_ms:.0f} ms: {c.detail}")
-    if dep.rollback:
-        rb = dep.rollback
+    rb = dep.rollback_record
+    if rb is not None:
         lines.append(
-            f"  rollback  to version {rb.get('to_version') or '(none)'}; "
-            f"verified: {rb.get('verified')}" + (f"; {rb['note']}" if rb.get("note") else "")
+            f"  rollback  to version {rb.to_version or '(none)'}; "
+            f"verified: {rb.verified}" + (f"; {rb.note}" if rb.note else "")
         )
     return lines
 

@@ -178,3 +178,17 @@ def test_a_rollback_job_resolves_interrupted_work_before_anything_else() -> None
     plan = plan_resolution(env_facts(live="3", unfinished=(dead,)), dead)
     assert plan.kind is PlanKind.RESOLVE
     assert plan.recoveries[0].action is RecoveryAction.ROLL_BACK
+
+
+# --- the record a rollback leaves ------------------------------------------------------------
+def test_the_rollback_record_reads_back_as_written_and_survives_hand_edits() -> None:
+    from lambda_promote.model import Deployment, RollbackRecord
+
+    record = RollbackRecord("checks failed", "3", "2", digest(2), verified=False, error="boom")
+    dep = Deployment(id="d-1", env="staging", digest=digest(3), state=S.ROLLBACK_FAILED)
+    dep.rollback = record.to_json()
+    assert dep.rollback_record == record
+    dep.rollback = {"to_version": 2, "verified": "yes", "checks": "x"}  # edited by hand
+    edited = dep.rollback_record
+    assert edited is not None
+    assert (edited.to_version, edited.verified, edited.checks) == ("2", None, ())
