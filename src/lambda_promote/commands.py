@@ -59,7 +59,7 @@ def validate_command(inv: Invocation) -> Outcome:
 def build_command(inv: Invocation) -> Outcome:
     """Build the artifact once; identical inputs give the identical digest (cached)."""
     from lambda_promote import building
-    from lambda_promote.render import artifact_json
+    from lambda_promote.output import artifact_json
 
     recalled = building.build_unchanged(inv.config_path, inv.ui)
     if recalled is not None:
@@ -83,8 +83,8 @@ DRY_RUN_HELP = (
 @click.option("--dry-run", is_flag=True, help=DRY_RUN_HELP)
 def deploy_command(inv: Invocation, env: str, digest: str | None, dry_run: bool) -> Outcome:
     """Deploy to ENV, verify with its checks, roll back automatically on failure."""
+    from lambda_promote.output import deployment_lines
     from lambda_promote.release import flows
-    from lambda_promote.render import deployment_lines
 
     ws = inv.workspace(check_source=digest is None)
     if dry_run:
@@ -187,7 +187,7 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
 def history_command(inv: Invocation, env: str | None, limit: int) -> Outcome:
     """Past deployments and rollbacks, newest first."""
     from lambda_promote.config.loader import require_env
-    from lambda_promote.render import iso
+    from lambda_promote.output import iso
 
     ws = inv.workspace()
     if env:
@@ -206,7 +206,7 @@ def history_command(inv: Invocation, env: str | None, limit: int) -> Outcome:
 def show_command(inv: Invocation, deployment_id: str) -> Outcome:
     """One deployment: its transitions, checks (with logs) and rollback."""
     from lambda_promote import status
-    from lambda_promote.render import deployment_lines
+    from lambda_promote.output import deployment_lines
 
     dep = status.show(inv.workspace(), deployment_id)
     return Outcome(data={"deployment": dep}, text="\n".join(deployment_lines(dep)))

@@ -10,7 +10,7 @@ from lambda_promote.invocation import Invocation, Outcome, command
 
 if TYPE_CHECKING:
     from lambda_promote.release.plan import RunPlan
-from lambda_promote.render import request_json
+from lambda_promote.output import request_json
 
 
 @command("request-approval")
@@ -135,7 +135,7 @@ def audit_command(inv: Invocation, env: str | None, verify: bool, head: str | No
     """The audit trail; --verify checks that nothing was edited, removed or reordered."""
     from lambda_promote.audit import verify as verify_chain
     from lambda_promote.errors import PromoteError
-    from lambda_promote.render import iso
+    from lambda_promote.output import iso
     from lambda_promote.workspace import audit_key
 
     ws = inv.workspace()

@@ -163,7 +163,7 @@ def approvals_command(inv: Invocation, env: str, run_id: str, repo: str) -> Outc
     from lambda_promote.errors import UsageError
     from lambda_promote.github.api import GitHubApi
     from lambda_promote.github.approvals import github_approvals
-    from lambda_promote.render import iso
+    from lambda_promote.output import iso
 
     spec = require_env(_config(inv), env)
     if spec.approval is None:

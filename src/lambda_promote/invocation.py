@@ -166,7 +166,7 @@ def command(
 
 
 def execute(name: str, inv: Invocation, call: Callable[[], Outcome]) -> int:
-    from lambda_promote.render import jsonable
+    from lambda_promote.output import jsonable
 
     ui = inv.ui
     try:

@@ -37,7 +37,7 @@ class EnvStatus:
 
 def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
     from lambda_promote.deploy import lock_is_stale
-    from lambda_promote.render import iso
+    from lambda_promote.output import iso
 
     if env:
         _environment(ws, env)
@@ -77,7 +77,7 @@ def pending_approvals(ws: Workspace, env: str) -> list[dict[str, Any]]:
     """Open requests of ``env`` that can still admit a deployment, with what they lack."""
     from lambda_promote import gate
     from lambda_promote.model import RequestState
-    from lambda_promote.render import request_json
+    from lambda_promote.output import request_json
 
     rule = ws.config.environments[env].approval
     if rule is None or rule.provider != "builtin":
@@ -120,8 +120,8 @@ def show(ws: Workspace, deployment_id: str) -> Deployment:
 
 
 def unlock(ws: Workspace, env: str, deployment_id: str) -> dict[str, Any]:
+    from lambda_promote.output import iso
     from lambda_promote.release.execute import record_lock_broken
-    from lambda_promote.render import iso
 
     _environment(ws, env)
     info = ws.ledger.break_lock(env, deployment_id)

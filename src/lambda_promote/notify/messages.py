@@ -13,7 +13,7 @@ from typing import Any
 
 from lambda_promote.model import ApprovalRequest, Deployment
 from lambda_promote.notify.events import NotificationEvent
-from lambda_promote.render import deployment_json, iso
+from lambda_promote.output import deployment_json, iso
 
 SCHEMA_VERSION = 1
 _SLACK_TEXT_LIMIT = 2900  # Slack refuses section texts over 3000 characters

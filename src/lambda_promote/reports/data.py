@@ -21,7 +21,7 @@ from lambda_promote.model import (
 )
 from lambda_promote.notify.messages import evidence_lines
 from lambda_promote.notify.redact import Redactor
-from lambda_promote.render import deployment_json
+from lambda_promote.output import deployment_json
 
 Tone = Literal["ok", "warn", "bad", "urgent", "info"]
 S = DeploymentState

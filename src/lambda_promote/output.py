@@ -1,5 +1,6 @@
-"""Turning results into what people and scripts read: the ``--json`` shapes of DESIGN §4 and
-the human lines. Pure functions over the model; the CLI prints what they return.
+"""What commands print: the ``--json`` shapes of DESIGN §4 and the human lines of a
+deployment. Pure functions over the model; the CLI prints what they return. (Reports are
+rendered by ``reports``; notifications by ``notify.messages``.)
 """
 
 from __future__ import annotations
