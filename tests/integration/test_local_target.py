@@ -496,3 +496,32 @@ def test_the_child_runtime_is_python_39_and_standard_library_only() -> None:
             imported.add(str(node.module).split(".")[0] if node.level == 0 else ".")
 
     assert imported - {"__future__"} <= sys.stdlib_module_names
+
+
+def test_the_supervisor_is_python_39_and_standard_library_only() -> None:
+    # It runs under the function's runtime too, before the handler's runtime starts.
+    source = Path(local_runtime.__file__).with_name("local_sandbox.py").read_text(encoding="utf-8")
+    imported = set()
+    for node in ast.walk(ast.parse(source, feature_version=(3, 9))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(str(node.module).split(".")[0] if node.level == 0 else ".")
+
+    assert imported - {"__future__"} <= sys.stdlib_module_names
+
+
+def test_without_landlock_the_user_is_warned_once_that_handlers_are_not_fenced(
+    tmp_path: Path,
+) -> None:
+    warnings: list[str] = []
+    target = LocalTarget(tmp_path / "local", warn=warnings.append)
+    unfenced = {"subreaper": True, "landlock": 0, "missing": ["Landlock (Linux 5.13+)"]}
+
+    for _ in range(3):
+        target._warn_once_about_isolation(unfenced)
+    target._warn_once_about_isolation({"subreaper": True, "landlock": 4, "missing": []})
+
+    assert len(warnings) == 1
+    assert "cannot fence handlers off here (missing: Landlock (Linux 5.13+))" in warnings[0]
+    assert "can read the environment of lambda-promote" in warnings[0]

@@ -13,8 +13,10 @@ Every alias write gets a fresh ``revision_id`` and is conditional on the one the
 like Lambda's ``RevisionId``, so two deployments cannot silently overwrite each other.
 
 Each invoke runs the handler in a child Python (``local_runtime.py``) of the function's runtime,
-with only Lambda's environment (no credentials of ours), a timeout that kills the child's whole
-process group, and Lambda-shaped results and logs. Unix only (flock, process groups).
+under a supervisor (``local_sandbox.py``) started with Lambda's environment only: it fences the
+handler in with Landlock where Linux has it, kills every process the handler started (daemons
+included) at the timeout and after each invoke, and Lambda-shaped results and logs come back.
+Unix only (flock, process groups); docs/local-target.md says what is isolated.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class LocalTarget:
         self._python_for = python_for
         self._interpreters: dict[str, str] = {}
         self._interpreters_lock = threading.Lock()
+        self._isolation_warned = False
 
     # --- versions and aliases -------------------------------------------------------------
 
@@ -188,6 +191,7 @@ class LocalTarget:
         )
         with tempfile.TemporaryDirectory(prefix="lambda-promote-invoke-") as workdir:
             run = _run_child(request, event, Path(workdir))
+        self._warn_once_about_isolation(run["isolation"])
         answer, function_error, logs = local_runtime.lambda_answer(
             run,
             request_id=request.request_id,
@@ -197,6 +201,22 @@ class LocalTarget:
         )
         latency_ms = (time.monotonic() - started) * 1000
         return InvokeResult(answer, function_error, logs, latency_ms=latency_ms, version=version)
+
+    def _warn_once_about_isolation(self, isolation: dict[str, Any]) -> None:
+        """Say once per target when the handler is not fenced off by Landlock. (What Landlock
+        lacks before Linux 6.12, signal scoping, is documented instead of warned about on
+        every run: docs/local-target.md.)"""
+        with self._interpreters_lock:  # concurrent checks: one warning, not one per thread
+            if isolation.get("landlock") or self._isolation_warned:
+                return
+            self._isolation_warned = True
+        missing = ", ".join(isolation.get("missing") or ["Landlock"])
+        self._warn(
+            f"the local target cannot fence handlers off here (missing: {missing}): a handler "
+            "can read the environment of lambda-promote and of the processes that started it, "
+            "and write wherever you can; do not deploy untrusted code with secrets in the "
+            "environment (docs/local-target.md)"
+        )
 
     def _resolve(self, fn: FunctionRef, qualifier: str) -> str:
         """The version number an alias name, version number or ``$LATEST`` stands for."""

@@ -1,6 +1,7 @@
 """Running one invocation of the local target in a child Python process: choosing the
-interpreter for the runtime, the child's environment, and waiting with Lambda's timeout.
-Split from ``local.py``, which keeps versions and aliases on disk."""
+interpreter for the runtime, the child's environment, starting the supervisor
+(``local_sandbox.py``) that runs and fences the handler, and reading what came back with caps
+(output, status, result file). Split from ``local.py``, which keeps versions and aliases."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import contextlib
 import functools
 import json
 import os
+import select
 import shutil
 import signal
+import stat
 import subprocess
 import time
 import uuid
@@ -23,7 +26,13 @@ from lambda_promote.targets import local_runtime
 
 ACCOUNT_ID = "000000000000"  # the account Lambda ARNs name on the local target
 _LOG_TAIL_BYTES = 1024 * 1024  # a handler printing without end must not fill our memory
+_STATUS_BYTES = 64 * 1024  # the supervisor's one status line
+# A result holds the answer (at most Lambda's 6 MB, JSON-escaped once more) or an error.
+_RESULT_BYTES = 4 * local_runtime.MAX_RESPONSE_BYTES
+_SUPERVISOR_GRACE_S = 10.0  # beyond the timeout, for the supervisor to end everything
+_DRAIN_S = 2.0  # output still arriving after the supervisor reported (an escaped process)
 _RUNTIME_SCRIPT = Path(local_runtime.__file__)
+_SANDBOX_SCRIPT = _RUNTIME_SCRIPT.with_name("local_sandbox.py")  # run, never imported here
 # -I: no PYTHON* variables, no script dir on sys.path; -S: no site-packages (the handler sees
 # its zip and the standard library, as on Lambda); -B: the version dir is never written to.
 _CHILD_FLAGS = ("-I", "-S", "-B", "-u", "-X", "utf8")
@@ -97,42 +106,179 @@ def _child_env(request: _Request) -> dict[str, str]:
 
 
 def _run_child(request: _Request, event: Any, workdir: Path) -> dict[str, Any]:
-    """Run one invocation in a child process and collect what it left behind."""
+    """Run one invocation under the supervisor (``local_sandbox.py``) and collect what it left:
+    ``returncode``, ``timed_out``, ``duration_ms``, ``output``, ``result`` and ``isolation``."""
     timeout = request.fn.timeout_seconds
-    request_file, result_file, log_file = (workdir / n for n in ("req.json", "res.json", "out"))
+    request_file, result_file = workdir / "req.json", workdir / "res.json"
     _write_json(request_file, _request_document(request, event, timeout))
-    files = [str(request_file), str(result_file)]
-    with log_file.open("wb") as log:
-        started = time.monotonic()
-        try:
-            child = subprocess.Popen(
-                [request.interpreter, *_CHILD_FLAGS, str(_RUNTIME_SCRIPT), *files],
-                cwd=request.code_dir,
-                env=_child_env(request),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise TargetError(
-                f"cannot start {request.interpreter}: {exc.strerror}",
-                hint=f"install {request.fn.runtime} or put it on PATH",
-            ) from None
-        exited = _wait_without_reaping(child.pid, timeout)
-        duration_ms = (time.monotonic() - started) * 1000
-        # The exited leader is still unreaped, so its group id cannot have been reused: killing
-        # the group ends anything the handler left running, as Lambda's sandbox would.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)
-        returncode = child.wait()
+    runtime = [request.interpreter, *_CHILD_FLAGS, str(_RUNTIME_SCRIPT)]
+    supervisor = [request.interpreter, *_CHILD_FLAGS, str(_SANDBOX_SCRIPT)]
+    command = [*supervisor, str(timeout), str(workdir), "--", *runtime]
+    try:
+        # No descriptor of ours is passed (close_fds), the environment is Lambda's only, and the
+        # supervisor's stdin stays open as long as we want the handler to live.
+        child = subprocess.Popen(
+            [*command, str(request_file), str(result_file)],
+            cwd=request.code_dir,
+            env=_child_env(request),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as exc:
+        raise TargetError(
+            f"cannot start {request.interpreter}: {exc.strerror}",
+            hint=f"install {request.fn.runtime} or put it on PATH",
+        ) from None
+    started = time.monotonic()
+    try:
+        status, output = _collect(child, timeout + _SUPERVISOR_GRACE_S)
+    finally:
+        _stop(child)
+    return _outcome(
+        status,
+        output,
+        supervisor_code=child.returncode,
+        started=started,
+        result_file=result_file,
+        request_id=request.request_id,
+    )
+
+
+def _collect(child: subprocess.Popen[bytes], limit_s: float) -> tuple[dict[str, Any] | None, str]:
+    """Read the supervisor's status line and the handler's output (its last bytes only) until
+    both pipes close, or ``limit_s`` passes (a supervisor that no longer answers)."""
+    assert child.stdout is not None
+    assert child.stderr is not None
+    status, tail = bytearray(), _OutputTail(_LOG_TAIL_BYTES)
+    open_pipes = {child.stdout.fileno(): status, child.stderr.fileno(): tail}
+    deadline = time.monotonic() + limit_s
+    while open_pipes:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        readable, _, _ = select.select(list(open_pipes), [], [], remaining)
+        for fd in readable:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                del open_pipes[fd]
+                if fd == child.stdout.fileno():  # the supervisor is done: drain briefly, go
+                    deadline = min(deadline, time.monotonic() + _DRAIN_S)
+            elif fd == child.stdout.fileno():
+                status += chunk[: max(_STATUS_BYTES - len(status), 0)]
+            else:
+                tail.add(chunk)
+    return _parse_status(bytes(status)), tail.text()
+
+
+def _parse_status(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """Closing stdin tells a supervisor still running to end the handler's processes; one that
+    does not answer is killed with its process group."""
+    for pipe in (child.stdin, child.stdout, child.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(timeout=_SUPERVISOR_GRACE_S)
+    # The supervisor is unreaped until wait() below succeeds, so its group id is still ours.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+
+
+def _outcome(
+    status: dict[str, Any] | None,
+    output: str,
+    *,
+    supervisor_code: int | None,
+    started: float,
+    result_file: Path,
+    request_id: str,
+) -> dict[str, Any]:
+    if status is None:  # the supervisor died or hung: no answer and no trust in any file
+        return {
+            "returncode": supervisor_code if supervisor_code is not None else -signal.SIGKILL,
+            "timed_out": supervisor_code is None or supervisor_code == -signal.SIGKILL,
+            "duration_ms": (time.monotonic() - started) * 1000,
+            "output": output,
+            "result": None,
+            "isolation": {"subreaper": False, "landlock": 0, "missing": ["the supervisor"]},
+        }
+    timed_out = bool(status.get("timed_out"))
     return {
-        "returncode": returncode,
-        "timed_out": not exited,
-        "duration_ms": duration_ms,
-        "output": local_runtime.read_output(log_file, limit=_LOG_TAIL_BYTES),
-        "result": _read_json(result_file) if exited else None,
+        "returncode": status.get("returncode"),
+        "timed_out": timed_out,
+        "duration_ms": float(status.get("duration_ms") or 0.0),
+        "output": output,
+        "result": None if timed_out else _read_result(result_file, request_id),
+        "isolation": status.get("isolation") or {},
     }
+
+
+def _read_result(path: Path, request_id: str) -> dict[str, Any] | None:
+    """The runtime's result file, read with care: the handler runs in the process that writes
+    it and may have put a symlink, a huge file or garbage there instead."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None  # missing, or a symlink (ELOOP): no result, as if the runtime had died
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if info.st_size > _RESULT_BYTES:
+            return _too_large(info.st_size, request_id)
+        raw = handle.read(_RESULT_BYTES + 1)
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _too_large(size: int, request_id: str) -> dict[str, Any]:
+    limit = local_runtime.MAX_RESPONSE_BYTES
+    error = {
+        "errorType": "Function.ResponseSizeTooLarge",
+        "errorMessage": f"Response payload size ({size} bytes) exceeded maximum allowed "
+        f"payload size ({limit} bytes).",
+        "requestId": request_id,
+    }
+    return {"status": "error", "error": error}
+
+
+class _OutputTail:
+    """The last ``limit`` bytes of the handler's output, and how many came before them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.dropped, self.kept = limit, 0, bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.kept += chunk
+        if len(self.kept) > 2 * self.limit:  # trim in large steps, not on every chunk
+            self._trim()
+
+    def _trim(self) -> None:
+        extra = max(len(self.kept) - self.limit, 0)
+        self.dropped += extra
+        del self.kept[:extra]
+
+    def text(self) -> str:
+        self._trim()
+        text = self.kept.decode("utf-8", "replace")
+        if self.dropped:
+            text = f"[… {self.dropped} bytes of earlier output dropped …]\n{text}"
+        return text
 
 
 def _request_document(request: _Request, event: Any, timeout: int) -> dict[str, Any]:
@@ -147,26 +293,6 @@ def _request_document(request: _Request, event: Any, timeout: int) -> dict[str, 
         "memory_mb": request.fn.memory_mb,
         "deadline_epoch_ms": int(time.time() * 1000) + timeout * 1000,
     }
-
-
-def _wait_without_reaping(pid: int, timeout: float) -> bool:
-    """True once ``pid`` exited, False after ``timeout`` seconds; the zombie is left to reap."""
-    deadline = time.monotonic() + timeout
-    pause = 0.001
-    while not _has_exited(pid):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        time.sleep(min(pause, remaining))
-        pause = min(pause * 2, 0.02)
-    return True
-
-
-def _has_exited(pid: int) -> bool:
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:  # already reaped by someone ignoring SIGCHLD: it is gone
-        return True
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -274,17 +274,6 @@ def lambda_answer(
     return payload, function_error, logs
 
 
-def read_output(path: Any, *, limit: int) -> str:
-    """The child's stdout/stderr; only the last ``limit`` bytes of an endless printer."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as handle:
-        handle.seek(max(size - limit, 0))
-        text = handle.read().decode("utf-8", "replace")
-    if size > limit:
-        text = f"[… {size - limit} bytes of earlier output dropped …]\n{text}"
-    return text
-
-
 def _report(run: dict[str, Any], request_id: str, timeout_seconds: int, memory_mb: int) -> str:
     duration = timeout_seconds * 1000.0 if run["timed_out"] else run["duration_ms"]
     fields = [
