@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lambda_promote.errors import GateBlocked, UsageError
+from lambda_promote.errors import GateBlocked, PromoteError, UsageError
 from lambda_promote.model import ApprovalRequest, Deployment, DeploymentState
 from lambda_promote.release import gather
 from lambda_promote.release.approvals import ApprovalProvider, provider_for
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
 
 # --- deploy ----------------------------------------------------------------------------------
-def deploy_plan(ws: Workspace, env: str, *, artifact: str | None, dry_run: bool = True) -> Plan:
+def deploy_plan(ws: Workspace, env: str, *, artifact: str | None) -> Plan:
     """The plan of ``deploy ENV``, read without writing anything (a dry run)."""
-    plan, _, _ = _plan_deploy(ws, env, artifact=artifact, dry_run=dry_run)
+    plan, _, _ = _plan_deploy(ws, env, artifact=artifact, dry_run=True)
     return plan
 
 
@@ -78,7 +78,11 @@ def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deploym
         done = execute_rollback(ws, plan_rollback(facts, history, to=to, reason=reason))
         if done is not None:
             return done
-    raise UsageError(f"{env}: its state kept changing while planning the rollback; try again")
+    raise PromoteError(
+        f"{env}: its state kept changing while the rollback was planned; nothing was moved",
+        hint="see `lambda-promote status " + env + "`, then run the rollback again",
+        code="state_changed",
+    )
 
 
 # --- run -------------------------------------------------------------------------------------
