@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from lambda_promote.answers import recordable, safe_answer, safe_text
 from lambda_promote.config.schema import Check
 from lambda_promote.errors import TargetError
 from lambda_promote.model import CheckResult, FunctionRef, InvokeResult
@@ -45,8 +46,12 @@ RoundCallback = Callable[[int, list[CheckResult]], None]
 
 
 def evaluate(check: Check, result: InvokeResult, *, phase: str = "verify") -> CheckResult:
-    """Judge one invocation against one check."""
-    problems = _answer_problems(check, result)
+    """Judge one invocation against one check. The answer is made plain JSON first
+    (``answers.py``): one that was not — NaN, invalid Unicode, too deep — fails the check."""
+    answer = safe_answer(result.payload)
+    problems = _answer_problems(check, replace(result, payload=answer.value))
+    if answer.problems:
+        problems.insert(1 if result.function_error else 0, answer.described)
     if result.latency_ms > check.max_latency_ms:
         problems.append(f"latency {result.latency_ms:.0f} ms > max {check.max_latency_ms} ms")
     return CheckResult(
@@ -54,8 +59,8 @@ def evaluate(check: Check, result: InvokeResult, *, phase: str = "verify") -> Ch
         ok=not problems,
         latency_ms=result.latency_ms,
         detail="; ".join(problems) if problems else f"ok in {result.latency_ms:.0f} ms",
-        logs=result.logs,
-        response=result.payload,
+        logs=safe_text(result.logs),
+        response=recordable(answer.value),
         phase=phase,
     )
 
@@ -176,7 +181,13 @@ def _answer_problems(check: Check, result: InvokeResult) -> list[str]:
         elif not _same_status(expected_status, answer["statusCode"]):
             problems.append(f"expected status {expected_status}, got {_show(answer['statusCode'])}")
     if check.expect.body is not None:
-        body = _http_body(answer) if http else answer
+        body = answer
+        if http:
+            body = _http_body(answer)
+            if body is not _MISSING:
+                decoded = safe_answer(body, name="body")  # a JSON string may hold NaN too
+                body = decoded.value
+                problems.extend([decoded.described] if decoded.problems else [])
         mismatches = list(_mismatches(check.expect.body, body, "body"))
         if len(mismatches) > _MAX_MISMATCHES:
             more = len(mismatches) - _MAX_MISMATCHES
@@ -214,7 +225,7 @@ def _http_body(answer: dict[str, Any]) -> Any:
             return body
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past what json can follow
         return body  # plain text: expect.body may still compare it as a string
 
 

@@ -139,8 +139,16 @@ def show_plan(inv: Invocation, plan: Plan, **data: Any) -> Outcome:
 def status_command(inv: Invocation, env: str | None) -> Outcome:
     """What is live where, locks, and deployments still in flight."""
     from lambda_promote import status
+    from lambda_promote.attested import UNKEYED_WARNING
+    from lambda_promote.audit_trail import keyring
 
-    rows = status.status(inv.workspace(), env)
+    ws = inv.workspace()
+    rows = status.status(ws, env)
+    key = keyring().current_id
+    if key is None and any(
+        e.promote_from or e.approval or e.branches for e in ws.config.environments.values()
+    ):
+        inv.ui.warn(UNKEYED_WARNING)
     lines = []
     for row in rows:
         live = f"version {row.version} ({(row.digest or '')[:12]})" if row.version else "nothing"
@@ -178,7 +186,10 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
         }
         for row in rows
     }
-    return Outcome(data={"environments": environments}, text="\n".join(lines))
+    # Which audit key this run signs with (its id, never the key); null: the ledger is only as
+    # trustworthy as its permissions.
+    audit = {"key_id": key}
+    return Outcome(data={"environments": environments, "audit": audit}, text="\n".join(lines))
 
 
 @command("history")

@@ -1,4 +1,5 @@
-"""The gate's commands (DESIGN §4): request-approval, approve, reject, run, audit."""
+"""The gate's commands (DESIGN §4): request-approval, approve, reject, run. (``audit`` lives
+in commands_audit.py.)"""
 
 from __future__ import annotations
 
@@ -123,49 +124,3 @@ def _show_run_plan(inv: Invocation, run: RunPlan) -> Outcome:
     for line in run.then:
         inv.ui.detail(f"then {line}")
     return show_plan(inv, run.first, **data)
-
-
-@command("audit")
-@click.option("--env", help="Only events of this environment.")
-@click.option(
-    "--verify", is_flag=True, help="Check the hash chain; exit 1 naming the first bad event."
-)
-@click.option("--head", metavar="HASH", help="With --verify: the head a report recorded.")
-def audit_command(inv: Invocation, env: str | None, verify: bool, head: str | None) -> Outcome:
-    """The audit trail; --verify checks that nothing was edited, removed or reordered."""
-    from lambda_promote.audit import verify as verify_chain
-    from lambda_promote.errors import PromoteError
-    from lambda_promote.output import iso
-    from lambda_promote.workspace import audit_key
-
-    ws = inv.workspace()
-    events = ws.ledger.audit_events()
-    if verify:
-        result = verify_chain(events, key=audit_key(), head=head)
-        if not result.ok:
-            raise PromoteError(
-                f"audit trail broken at event {result.first_bad}: {result.problem}",
-                hint="the ledger was changed outside lambda-promote; compare with a backup or "
-                "a report's chain head",
-                code="audit_broken",
-                payload={
-                    "audit": {
-                        "ok": False,
-                        "count": result.count,
-                        "first_bad": result.first_bad,
-                        "problem": result.problem,
-                    }
-                },
-            )
-        inv.ui.ok(f"audit trail intact: {result.count} events, head {result.head[:16]}…")
-        return Outcome(
-            data={"audit": {"ok": True, "count": result.count, "head": result.head}},
-            text=result.head,
-        )
-    shown = [e for e in events if env is None or e.env == env]
-    lines = [
-        f"{e.seq:>5} {iso(e.at)} {e.actor:<14} {e.action:<24} {e.env or '-':<11} "
-        f"{(e.digest or '')[:12]} {e.reason}"
-        for e in shown
-    ]
-    return Outcome(data={"events": shown}, text="\n".join(lines) or "no events yet")

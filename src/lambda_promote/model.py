@@ -356,3 +356,6 @@ class AuditEvent:
     details: dict[str, Any] = field(default_factory=dict)
     prev_hash: str = ""
     hash: str = ""
+    # Which key signed it (``audit.key_id``, never the key); None: no key, or written before
+    # key ids were recorded.
+    key_id: str | None = None

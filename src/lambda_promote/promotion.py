@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambda_promote import gate
+from lambda_promote import attested, gate
 from lambda_promote.config.loader import require_env
 from lambda_promote.config.schema import Approval, Environment
 from lambda_promote.errors import ArtifactError, GateBlocked, UsageError
@@ -61,6 +61,7 @@ def promotable_artifact(ws: Workspace, env_name: str, digest: str | None) -> Art
         artifact = ws.store.resolve(succeeded[0])
     else:
         artifact = ws.store.resolve(digest)
+    artifact = attested.provenance(ws, artifact, spec)  # the ledger's, not the manifest's
     gate.check_promotion(
         env_name,
         spec,
@@ -68,6 +69,7 @@ def promotable_artifact(ws: Workspace, env_name: str, digest: str | None) -> Art
         branch=artifact.branch,
         succeeded_in_source=succeeded,
     )
+    attested.require_success(ws, spec.promote_from, artifact.digest)
     return artifact
 
 
@@ -134,7 +136,14 @@ def request_approval(ws: Workspace, env_name: str, digest: str | None) -> Approv
         "approval.requested",
         env=env_name,
         digest=artifact.digest,
-        details={"request": request.id, "reviewers": rule.reviewers},
+        details={
+            "request": request.id,
+            "reviewers": rule.reviewers,
+            # What the gate reads from the request row, so the trail can back it.
+            "requested_at": request.requested_at.isoformat(),
+            "expires_at": request.expires_at.isoformat(),
+            "built_by": request.built_by,
+        },
     )
     return request
 
@@ -146,7 +155,7 @@ def _branch_checked(
         raise UsageError(
             f"name the artifact: `lambda-promote request-approval {env_name} --artifact DIGEST`"
         )
-    artifact = ws.store.resolve(digest)
+    artifact = attested.provenance(ws, ws.store.resolve(digest), spec)
     gate.check_promotion(
         env_name, spec, digest=artifact.digest, branch=artifact.branch, succeeded_in_source=()
     )
@@ -231,6 +240,7 @@ def decide(
 ) -> tuple[ApprovalRequest, gate.GateVerdict]:
     rule = approval_rule(ws, env_name, deciding=True)
     request = find_request(ws, ref, env_name)
+    attested.require_request(ws, request.id)
     at = now()
     gate.check_decision(rule, request, reviewer=ws.actor, approve=approve, now=at)
     decision = ApprovalDecision(reviewer=ws.actor, approve=approve, at=at, comment=comment)

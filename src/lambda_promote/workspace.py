@@ -19,10 +19,12 @@ from lambda_promote.model import AuditEvent, FunctionRef
 
 if TYPE_CHECKING:
     from lambda_promote.artifacts import ArtifactStore
+    from lambda_promote.audit_trail import AuditTrail
     from lambda_promote.config.schema import Config
     from lambda_promote.ledger.base import Ledger
     from lambda_promote.notify.dispatch import DeliveryLog
     from lambda_promote.notify.events import NotificationEvent
+    from lambda_promote.notify.redact import Redactor
     from lambda_promote.targets.base import Target
     from lambda_promote.ui import UI
 
@@ -124,13 +126,28 @@ class Workspace:
 
     @cached_property
     def ledger(self) -> Ledger:
+        """Opened lazily: a command that only reads creates and changes nothing, so it works
+        on a read-only ledger. Everything stored is scrubbed of this machine's secrets."""
         if self.parts is not None and self.parts.ledger is not None:
             return self.parts.ledger
         from lambda_promote.ledger.sql import open_ledger
 
-        ledger = open_ledger(state_url(self.config.state), root=self.root)
+        ledger = open_ledger(
+            state_url(self.config.state),
+            root=self.root,
+            redactor=self.redactor,
+            lazy=True,
+            warn=self.ui.warn,
+        )
         self._closers.append(ledger)
         return ledger
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """What scrubs this machine's secrets from everything recorded (DESIGN §5.8)."""
+        from lambda_promote.notify.redact import redactor_for
+
+        return redactor_for(self.config.notifications)
 
     def ledger_for_reading(self) -> Ledger:
         """The ledger, or — when its SQLite file does not exist yet — an empty one: a dry
@@ -143,6 +160,13 @@ class Workspace:
 
             return EmptyLedger()
         return self.ledger
+
+    @cached_property
+    def audit_trail(self) -> AuditTrail:
+        """The audit events this command has read: the keyed gate reads the trail once."""
+        from lambda_promote.audit_trail import AuditTrail
+
+        return AuditTrail(self.ledger)
 
     @cached_property
     def store(self) -> ArtifactStore:
@@ -210,13 +234,21 @@ class Workspace:
         reason: str = "",
         details: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        """Append one event to the hash-chained audit trail (DESIGN §5.7)."""
-        from lambda_promote.audit import chain
+        """Append one event to the hash-chained audit trail (DESIGN §5.7). Its free text is
+        scrubbed of secrets first: the hash must cover exactly what is stored (§5.8)."""
+        from lambda_promote.audit import chain, key_change_warning
+        from lambda_promote.audit_trail import keyring
 
         at = datetime.now(UTC)
-        key = audit_key()
-        return self.ledger.append_audit(
-            lambda previous: chain(
+        ring = keyring()
+        scrub = self.redactor
+        reason, details = scrub(reason), scrub.deep(details) if details else details
+        warning = ""
+
+        def make(previous: AuditEvent | None) -> AuditEvent:
+            nonlocal warning
+            warning = key_change_warning(previous, ring)
+            return chain(
                 previous,
                 at=at,
                 actor=self.actor,
@@ -225,9 +257,13 @@ class Workspace:
                 digest=digest,
                 reason=reason,
                 details=details,
-                key=key,
+                key=ring.current,
             )
-        )
+
+        event = self.ledger.append_audit(make)
+        if warning:  # once per key change: the next append finds this event at the head
+            self.ui.warn(warning)
+        return event
 
     def close(self) -> None:
         for closer in self._closers:

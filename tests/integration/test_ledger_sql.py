@@ -29,7 +29,7 @@ from lambda_promote.model import (
     DeploymentState,
     RequestState,
 )
-from ledger_fixtures import SQL_KINDS, SQLITE_URL, ledger_opener
+from ledger_fixtures import SQL_KINDS, SQLITE_URL, ledger_opener, postgres_schema
 
 DIGEST = "ab" * 32
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -450,3 +450,103 @@ def test_a_bare_postgresql_url_uses_psycopg_3(tmp_path: Path):
     assert ledger_url("postgres://u@db/x", root=tmp_path).drivername == "postgresql+psycopg"
     absolute = ledger_url(f"sqlite:///{tmp_path}/elsewhere/l.db", root=Path("/nonexistent"))
     assert absolute.database == f"{tmp_path}/elsewhere/l.db"
+
+
+# --- secrets and reading without writing ------------------------------------------------------
+def test_every_record_is_stored_without_the_writers_secrets(url: str, tmp_path: Path):
+    from lambda_promote.model import CheckResult
+    from lambda_promote.notify.redact import Redactor
+
+    secret = "hook-PLANTED-value"
+    token = "ghp_" + "PLANTED" * 6  # a shape no variable holds
+    leak = f"{secret} {token}"
+    redactor = Redactor.from_environ({"HOOK": secret}, names=["HOOK"])
+    with open_ledger(url, root=tmp_path, redactor=redactor) as ledger:
+        check = CheckResult("ping", False, 1.0, leak, logs=leak, response={"k": leak})
+        ledger.create_deployment(
+            Deployment(
+                id="d-1", env="staging", digest=DIGEST, state=DeploymentState.PENDING,
+                reason=leak, error=leak, checks=[check],
+            )
+        )  # fmt: skip
+        ledger.transition("d-1", DeploymentState.PUBLISHING, note=leak, error=leak)
+        ledger.transition("d-1", DeploymentState.FAILED, rollback={"why": [leak]}, reason=leak)
+        ledger.add_checks("d-1", [check])
+        request = approval_request("r-1")
+        request.evidence = {"commits": [leak]}
+        request.decisions = [ApprovalDecision("bob", True, T0, comment=leak)]
+        ledger.create_request(request)
+        ledger.add_decision("r-1", ApprovalDecision("amy", True, T0, comment=leak))
+        with ledger.engine.connect() as connection:
+            stored = json.dumps(
+                {
+                    table.name: [list(map(str, row)) for row in connection.execute(table.select())]
+                    for table in metadata.sorted_tables
+                }
+            )
+        assert "PLANTED" not in stored
+        assert "$HOOK [redacted:github-token]" in stored
+        # Reading back gives the redacted text, not the original.
+        assert ledger.get_deployment("d-1").checks[0].logs == "$HOOK [redacted:github-token]"  # type: ignore[union-attr]
+
+
+def test_a_ledger_opened_to_read_creates_and_migrates_nothing(url: str, tmp_path: Path):
+    with open_ledger(url, root=tmp_path, lazy=True) as ledger:
+        assert ledger.deployments() == []
+        assert ledger.audit_head() is None
+    parsed = ledger_url(url, root=tmp_path)
+    if parsed.get_backend_name() == "sqlite":
+        assert not (tmp_path / ".lambda-promote").exists()
+    else:
+        engine = sa.create_engine(parsed)
+        try:
+            with engine.connect() as connection:
+                assert migrate.schema_revision(connection) is None
+        finally:
+            engine.dispose()
+    with open_ledger(url, root=tmp_path, lazy=True) as ledger:  # the first write creates it
+        ledger.create_deployment(
+            Deployment(id="d-1", env="staging", digest=DIGEST, state=DeploymentState.PENDING)
+        )
+        assert ledger.schema_upgraded
+        assert [d.id for d in ledger.deployments()] == ["d-1"]
+
+
+def _ledger_at_revision_0001(url: str, root: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    engine = create_ledger_engine(url, root=root)
+    try:
+        with writing(engine) as connection:
+            config = Config()
+            config.set_main_option("script_location", str(migrate.MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+    finally:
+        engine.dispose()
+
+
+def test_reading_an_older_writable_ledger_upgrades_it_first(url: str, tmp_path: Path):
+    """Someone who upgrades lambda-promote runs `status` first: it must work."""
+    _ledger_at_revision_0001(url, tmp_path)
+    with open_ledger(url, root=tmp_path, lazy=True) as ledger:
+        assert ledger.deployments() == []
+        assert ledger.schema_upgraded
+    with open_ledger(url, root=tmp_path, lazy=True) as ledger:
+        ledger.create_request(approval_request("r-1"))
+        assert not ledger.schema_upgraded
+
+
+@pytest.mark.postgres
+def test_reading_an_older_ledger_that_cannot_be_written_is_refused(tmp_path: Path):
+    with postgres_schema() as url:
+        _ledger_at_revision_0001(url, tmp_path)
+        read_only = sa.make_url(url)
+        options = f"{read_only.query['options']} -c default_transaction_read_only=on"
+        read_only = read_only.update_query_dict({"options": options})
+        with open_ledger(read_only.render_as_string(False), root=tmp_path, lazy=True) as ledger:
+            with pytest.raises(LedgerError, match="revision 0001") as refused:
+                ledger.deployments()
+            assert refused.value.code == "ledger_schema"
+            assert "where the ledger is writable" in refused.value.hint

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lambda_promote.audit import chain, verify
+from lambda_promote.audit import chain, event_hash, verify
 from lambda_promote.model import AuditEvent
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -85,3 +85,52 @@ def test_a_truncated_tail_is_caught_against_the_recorded_head() -> None:
 def test_an_older_head_is_still_in_the_chain() -> None:
     events = trail()
     assert verify(events, key=None, head=events[2].hash).ok
+
+
+def continued(events: list[AuditEvent], n: int, key: bytes | None) -> list[AuditEvent]:
+    out = list(events)
+    for i in range(n):
+        out.append(chain(out[-1], at=T0 + timedelta(hours=1, minutes=i), actor="bob",
+                         action=f"later-{i + 1}", key=key))  # fmt: skip
+    return out
+
+
+def test_turning_the_key_on_keeps_the_older_unkeyed_events_verifying() -> None:
+    events = continued(trail(3), 2, b"new")
+    result = verify(events, key=b"new")
+    assert result.ok, result.problem
+    assert [(s.first, s.last, s.key_id is None) for s in result.spans] == [
+        (1, 3, True),
+        (4, 5, False),
+    ]
+
+
+def test_a_rotated_key_is_named_not_called_a_modification() -> None:
+    from lambda_promote.audit import Keyring, key_id
+
+    events = continued(trail(3, key=b"old"), 2, b"new")
+    result = verify(events, key=b"new")
+    assert result.first_bad == 1
+    assert f"signed with key id {key_id(b'old')}" in result.problem
+    assert "modified after" not in result.problem
+    assert verify(events, keyring=Keyring(b"new", (b"old",))).ok
+    # … but the old key signing after the new one took over is refused
+    late = continued(events, 1, b"old")
+    assert verify(late, keyring=Keyring(b"new", (b"old",))).first_bad == 6
+
+
+def test_old_events_without_a_key_id_still_verify_with_their_key() -> None:
+    events = [replace(e, key_id=None) for e in trail(3, key=b"k")]
+    rehashed: list[AuditEvent] = []
+    for event in events:  # as an older lambda-promote hashed them: no key id in the JSON
+        old = replace(event, prev_hash=rehashed[-1].hash if rehashed else event.prev_hash)
+        rehashed.append(replace(old, hash=event_hash(old, b"k")))
+    assert verify(rehashed, key=b"k").ok
+
+
+def test_a_head_is_accepted_as_reports_and_verify_print_it() -> None:
+    events = trail()
+    last = events[-1]
+    assert verify(events, head=f"#{last.seq} {last.hash}").ok
+    assert verify(events, head=f"{last.hash[:16]}…").ok
+    assert not verify(events, head=f"#{last.seq - 1} {last.hash}").ok

@@ -16,7 +16,7 @@ from lambda_promote.build.sources import (
     collect_source,
     require_handler,
 )
-from lambda_promote.errors import BuildError
+from lambda_promote.errors import BuildError, ConfigError, exit_code_for
 
 
 def _tree(root: Path, files: dict[str, str]) -> Path:
@@ -101,15 +101,37 @@ def test_source_keeps_the_executable_bit_and_nothing_else_of_the_mode(tmp_path: 
 
 
 def test_symlinked_files_and_folders_are_zipped_as_their_contents(tmp_path: Path) -> None:
-    shared = _tree(tmp_path / "shared", {"util.py": "x = 1\n"})
-    src = _tree(tmp_path / "src", {"app.py": ""})
-    os.symlink(shared, src / "shared")
+    src = _tree(tmp_path / "src", {"app.py": "", "vendor/shared/util.py": "x = 1\n"})
+    shared = src / "vendor" / "shared"
+    os.symlink(shared, src / "shared")  # absolute, to a folder inside the source
     os.symlink(shared / "util.py", src / "util_link.py")
-    assert _names(collect_source(src, rules=ExcludeRules(()))) == [
+    os.symlink("util_link.py", src / "chain.py")  # a chain of links, ending inside
+    # vendor/ itself stays out (each folder is zipped once; see the loop test below)
+    assert _names(collect_source(src, rules=ExcludeRules(["vendor"]))) == [
         "app.py",
+        "chain.py",
         "shared/util.py",
         "util_link.py",
     ]
+
+
+def test_a_link_leaving_the_source_is_refused_naming_it(tmp_path: Path) -> None:
+    outside = _tree(tmp_path / "outside", {"secret.txt": "s3cr3t\n"})
+    src = _tree(tmp_path / "src", {"app.py": ""})
+    os.symlink(outside / "secret.txt", src / "creds.txt")
+    with pytest.raises(ConfigError, match=r"creds\.txt is a symbolic link to .*outside") as caught:
+        collect_source(src, rules=ExcludeRules(()))
+    assert exit_code_for(caught.value) == 2
+    assert "function.exclude" in caught.value.hint
+
+
+def test_an_excluded_link_is_neither_followed_nor_refused(tmp_path: Path) -> None:
+    outside = _tree(tmp_path / "outside", {"x.py": ""})
+    src = _tree(tmp_path / "src", {"app.py": ""})
+    os.symlink(outside, src / "env")
+    os.symlink(outside / "x.py", src / "x.py")
+    entries = collect_source(src, rules=ExcludeRules(("env", "/x.py")))
+    assert _names(entries) == ["app.py"]
 
 
 def test_a_broken_symlink_is_named_in_the_error(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lambda_promote.config import load_config
+from lambda_promote.config.yamlsource import read_document
 from lambda_promote.errors import ConfigError, exit_code_for
 
 
@@ -81,6 +82,29 @@ def test_merge_keys_share_settings_and_are_not_duplicates(project: Path) -> None
     assert production.function_name == "fn-production"
     assert production.region == "eu-west-1"
     assert production.checks[0].payload == {"action": "ping"}
+
+
+def test_a_large_real_world_file_sharing_anchors_is_within_the_bounds() -> None:
+    """The alias-bomb bounds (tests/adversarial/test_adv_yaml_bomb.py) leave ample room: 40
+    environments, each merging shared defaults and ten checks with nested payloads."""
+    checks = "\n".join(
+        f"    - {{name: c{i}, payload: {{a: {{b: {{c: [1, 2, {{d: {i}}}]}}}}}}, "
+        f"expect: {{body: {{ok: true}}}}}}"
+        for i in range(10)
+    )
+    envs = "\n".join(
+        f"  env{i}:\n    <<: *defaults\n    function_name: fn-{i}\n    checks: *checks"
+        for i in range(40)
+    )
+    text = (
+        "project: big\n"
+        f"_checks: &checks\n{checks}\n"
+        "_defaults: &defaults\n  region: eu-west-1\n  variables: {A: '1', B: '2'}\n"
+        f"environments:\n{envs}\n"
+    )
+    doc = read_document(text, "promote.yaml")
+    assert len(doc.data["environments"]) == 40
+    assert doc.data["environments"]["env39"]["checks"][9]["payload"]["a"]["b"]["c"][2] == {"d": 9}
 
 
 def test_dates_in_payloads_stay_as_written_so_they_can_be_sent_as_json(project: Path) -> None:

@@ -68,3 +68,64 @@ def test_deep_redaction_reaches_nested_data() -> None:
     assert scrub.deep(data) == {"a": ["$HOOK", {"b": ["see $HOOK"]}], "n": 3}
     assert scrub.finds(URL)
     assert not scrub.finds("nothing here")
+
+
+KEY_BLOCK = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----"
+)
+
+
+def test_credential_shapes_are_caught_whatever_variable_holds_them() -> None:
+    scrub = Redactor.from_environ({})
+    shaped = {
+        "AKIAIOSFODNN7EXAMPLE": "[redacted:aws-access-key-id]",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY": "[redacted:aws-secret-key]",
+        "ghp_" + "a1B2" * 9: "[redacted:github-token]",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnop": "[redacted:github-token]",
+        "xoxb-1234-5678-abcdefghij": "[redacted:slack-token]",
+        "https://hooks.slack.com/services/T0/B0/abc": "https://hooks.slack.com/services/"
+        "[redacted:slack-webhook]",
+        "Authorization: Bearer abc.def-ghi": "Authorization: Bearer [redacted:bearer-token]",
+        "https://bob:hunter22@db.internal/x": "https://bob:[redacted:password]@db.internal/x",
+        KEY_BLOCK: "[redacted:private-key]",
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQ (cut short)": "[redacted:private-key]",
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl": "[redacted:jwt]",
+        "DB_PASSWORD=hunter22": "DB_PASSWORD=[redacted:secret]",
+        '{"api_key": "k-123456"}': '{"api_key": "[redacted:secret]"}',
+    }
+    for text, expected in shaped.items():
+        assert scrub(text) == expected, text
+        assert scrub.finds(text)
+
+
+def test_ordinary_text_that_resembles_a_credential_is_left_alone() -> None:
+    scrub = Redactor.from_environ({})
+    for text in (
+        "commit 0123456789abcdef0123456789abcdef01234567",  # a git commit: lowercase hex
+        "digest " + "ab12" * 16,
+        "CodeSha256 ABCdef0123456789ABCdef0123456789ABCdef0123=",  # 44 characters
+        "max_tokens: 1000",
+        "the token expired",
+        "token=$GITHUB_TOKEN",  # already redacted by name
+        "https://example.com:8443/path@ref",
+        "eyJvayI6IHRydWV9",  # a base64 body, not a JWT
+    ):
+        assert scrub(text) == text
+        assert not scrub.finds(text)
+
+
+def test_the_no_redaction_default_changes_nothing() -> None:
+    from lambda_promote.notify.redact import NO_REDACTION
+
+    assert NO_REDACTION("AKIAIOSFODNN7EXAMPLE") == "AKIAIOSFODNN7EXAMPLE"
+
+
+def test_each_previous_audit_key_is_a_secret_by_itself() -> None:
+    """LAMBDA_PROMOTE_AUDIT_KEY_PREVIOUS lists old keys after a rotation: a message that shows
+    one of them (not the whole list) must not give it away."""
+    redactor = Redactor.from_environ(
+        {"LAMBDA_PROMOTE_AUDIT_KEY_PREVIOUS": "old-key-number-one, old-key-number-two"}
+    )
+    shown = redactor("verified with old-key-number-two and old-key-number-one")
+    assert "old-key-number-one" not in shown
+    assert "old-key-number-two" not in shown

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from lambda_promote.build.sources import (
     collect_source,
     require_handler,
 )
-from lambda_promote.errors import ArtifactError, BuildError
+from lambda_promote.errors import ArtifactError, BuildError, ConfigError
 from lambda_promote.model import Artifact
 
 # Bump when the zip layout or the excludes change: old cache entries then stop matching.
@@ -45,7 +46,7 @@ def find_inputs(plan: BuildPlan, *, cache: Path) -> Inputs:
     """The source files that go into the zip and the inputs hash; ``BuildError`` when the
     handler's module or the requirements file is missing."""
     root = plan.root.resolve()
-    source_dir = root / plan.source
+    source_dir = _within_project(root / plan.source, root=root, setting="function.source")
     rules = ExcludeRules((*DEFAULT_SOURCE_EXCLUDES, *plan.exclude))
     source = collect_source(source_dir, rules=rules, never=_never_zipped(plan, cache=cache))
     require_handler(source, handler=plan.handler, source=source_dir)
@@ -94,7 +95,7 @@ def cache_hit_message(artifact: Artifact) -> str:
 def _requirements_file(requirements: str | None, *, root: Path) -> Path | None:
     if requirements is None:
         return None
-    path = root / requirements
+    path = _within_project(root / requirements, root=root, setting="function.requirements")
     if not path.is_file():
         raise BuildError(
             f"the requirements file {path} does not exist",
@@ -102,6 +103,24 @@ def _requirements_file(requirements: str | None, *, root: Path) -> Path | None:
             "or remove it when the function needs no dependencies",
         )
     return path
+
+
+def _within_project(path: Path, *, root: Path, setting: str) -> Path:
+    """``path`` when it (and, through links, what it points to) lies in the project's folder;
+    ``ConfigError`` otherwise. A pull request controls promote.yaml and the checkout, never the
+    rest of the runner, so nothing outside the checkout may reach the zip or the installer."""
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):
+        target = path
+    if target.is_relative_to(root):
+        return path
+    via_link = Path(os.path.normpath(path.absolute())) != target
+    link = f" (through a symbolic link to {target})" if via_link else ""
+    raise ConfigError(
+        f"'{setting}' points at {path}{link}, outside the project's folder {root}",
+        hint=f"keep what '{setting}' names inside the folder of promote.yaml",
+    )
 
 
 def _never_zipped(plan: BuildPlan, *, cache: Path) -> list[Path]:

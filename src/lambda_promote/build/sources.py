@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_promote.errors import BuildError
+from lambda_promote.errors import BuildError, ConfigError
 
 # Never part of a function: caches, VCS data, virtualenvs and the tool's own folder.
 DEFAULT_SOURCE_EXCLUDES = (
@@ -136,24 +136,58 @@ def collect_dependencies(folder: Path) -> list[ZipEntry]:
 def _walk(
     root: Path, *, rules: ExcludeRules, skip: frozenset[Path] = frozenset()
 ) -> Iterator[ZipEntry]:
+    root = root.resolve()
     seen: set[Path] = set()
-    # Symlinked folders are followed (their files are zipped as files); a loop is refused.
+    # Symlinked folders are followed (their files are zipped as files) while they stay inside
+    # ``root``; a link leaving it is refused before anything behind it is read, and a loop too.
     for current, dirs, files in os.walk(root, followlinks=True):
         here = Path(current)
         real = here.resolve()
         if real in seen:
             raise BuildError(
-                f"{here} links back into a folder already included (a symlink loop)",
+                f"{here} links back into a folder already included (a symlink loop, or a "
+                "second link to the same folder)",
                 hint="remove the symlink or exclude it with 'function.exclude'",
             )
         seen.add(real)
         rel_dir = here.relative_to(root).as_posix()
         prefix = "" if rel_dir == "." else rel_dir + "/"
-        dirs[:] = sorted(d for d in dirs if not rules.excludes(prefix + d) and here / d not in skip)
+        dirs[:] = [
+            d
+            for d in sorted(dirs)
+            if not rules.excludes(prefix + d) and here / d not in skip and _inside(here / d, root)
+        ]
         for name in sorted(files):
             relpath = prefix + name
-            if not rules.excludes(relpath) and here / name not in skip:
+            if (
+                not rules.excludes(relpath)
+                and here / name not in skip
+                and _inside(here / name, root)
+            ):
                 yield _entry(here / name, relpath)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """True for a plain file or folder, and for a link whose final target (through any chain
+    of links) lies inside ``root``; ``ConfigError`` for a link that leaves it. Checked before
+    the target is opened: a link to ~/.aws/credentials, /proc/self/environ, /dev/zero or a FIFO
+    must neither reach the zip nor be read."""
+    if not path.is_symlink():
+        return True
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a loop of links, before Python 3.13
+        raise BuildError(
+            f"{path} is a symlink loop", hint="remove the symlink or exclude it"
+        ) from None
+    if target.is_relative_to(root):
+        return True
+    raise ConfigError(
+        f"{path} is a symbolic link to {target}, outside the folder being zipped ({root}): "
+        "refusing to zip what it points to",
+        hint="copy the file into the source folder instead of linking to it, or leave the "
+        "link out with 'function.exclude'",
+    )
 
 
 def _entry(path: Path, relpath: str) -> ZipEntry:
@@ -162,6 +196,11 @@ def _entry(path: Path, relpath: str) -> ZipEntry:
     except FileNotFoundError:
         raise BuildError(
             f"{path} is a broken symlink",
+            hint="fix or remove it, or exclude it with 'function.exclude'",
+        ) from None
+    except OSError as exc:
+        raise BuildError(
+            f"cannot read {path}: {exc.strerror}",
             hint="fix or remove it, or exclude it with 'function.exclude'",
         ) from None
     if not stat.S_ISREG(mode):

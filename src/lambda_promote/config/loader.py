@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from lambda_promote.config.bounds import MAX_DOCUMENT_BYTES, check_size
 from lambda_promote.config.crosscheck import cross_check
 from lambda_promote.config.explain import problems_from
 from lambda_promote.config.problems import Problem, config_error, did_you_mean
@@ -65,6 +66,7 @@ def validate(path: Path, *, check_source: bool = True) -> ValidationReport:
     """Like ``load_config``, also returning the warnings."""
     display = display_name(path)
     raw = _read_bytes(path, display)
+    check_size(raw, display)
     doc = read_document(_decode(raw, display), display)
     problems = list(doc.problems)
     config: Config | None = None
@@ -105,8 +107,11 @@ def display_name(path: Path) -> str:
 
 
 def _read_bytes(path: Path, display: str) -> bytes:
+    """The file's bytes, or its first ``MAX_DOCUMENT_BYTES + 1`` when it is larger: enough
+    to refuse it without holding a huge file in memory."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            return handle.read(MAX_DOCUMENT_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{display}: file not found", hint=_INIT_HINT) from None
     except IsADirectoryError:

@@ -25,6 +25,17 @@ def check_function_source(config: Config, doc: LocatedDocument, root: Path) -> l
         path = ("function", key)
         problems.append(Problem(doc.line_for(path), path, text, hint))
 
+    for key, written in (("source", fn.source), ("requirements", fn.requirements)):
+        if written is not None and not _inside_project(root / written, root):
+            problem(
+                key,
+                f"'{written}' is outside the project's folder ({root}), directly or through "
+                "a symbolic link",
+                "keep the function's files inside the folder of promote.yaml: a build in CI "
+                "must never read the rest of the runner",
+            )
+    if problems:
+        return problems  # nothing outside the project is read, not even to check it
     if fn.requirements is not None and not (root / fn.requirements).is_file():
         problem(
             "requirements",
@@ -45,6 +56,13 @@ def check_function_source(config: Config, doc: LocatedDocument, root: Path) -> l
     if found is not None:
         problem("handler", *found)
     return problems
+
+
+def _inside_project(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a loop of links: the build reports it
+        return True
 
 
 def _handler_problem(

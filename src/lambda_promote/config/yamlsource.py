@@ -5,6 +5,10 @@ silently keeps the last of two equal keys. So we compose the node tree and build
 ourselves: every value and key gets its line recorded under its path
 (``("environments", "production", "approval")`` → 21), and duplicate keys become problems.
 Dates stay as the text written, because check payloads end up as JSON, which has no dates.
+
+A pull request's promote.yaml is read in CI, so the document is bounded before anything is
+built (``bounds.py``): its size, and the values and nesting depth it stands for once every alias
+is expanded — a few hundred bytes of anchors can otherwise stand for billions of values.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from lambda_promote.config.bounds import check_bounds
 from lambda_promote.config.problems import FieldPath, Problem, shown
 from lambda_promote.errors import ConfigError
 
@@ -60,6 +65,7 @@ def read_document(text: str, display: str) -> LocatedDocument:
     ``ConfigError`` at once, while duplicate keys are collected in ``problems``."""
     loader = _Loader(text)
     try:
+        check_bounds(text, display, loader=_Loader)
         node = loader.get_single_node()
         if node is None:
             raise ConfigError(f"{display}: the file is empty (no settings found)", hint=_INIT_HINT)

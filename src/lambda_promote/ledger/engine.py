@@ -12,6 +12,7 @@ SQLAlchemy's SQLite dialect documentation.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +33,7 @@ _POSTGRES_NAMES = ("postgresql", "postgres")
 
 def ledger_url(url: str, *, root: Path) -> URL:
     """The URL to connect to. A relative SQLite path is relative to ``root`` (the folder of
-    promote.yaml) and its folder is created; a bare ``postgresql://`` uses psycopg 3."""
+    promote.yaml); a bare ``postgresql://`` uses psycopg 3. Nothing is created here."""
     try:
         parsed = sa.make_url(url)
     except ArgumentError as error:
@@ -46,7 +47,6 @@ def ledger_url(url: str, *, root: Path) -> URL:
         path = Path(str(parsed.database)).expanduser()
         if not path.is_absolute():
             path = root / path
-        path.parent.mkdir(parents=True, exist_ok=True)
         parsed = parsed.set(database=str(path))
     return parsed
 
@@ -55,8 +55,24 @@ def _is_file(database: str | None) -> bool:
     return bool(database) and database != ":memory:" and not str(database).startswith("file:")
 
 
+def sqlite_file(parsed: URL) -> Path | None:
+    """The file of a SQLite ledger (after ``ledger_url``); None for any other database."""
+    if parsed.get_backend_name() == "sqlite" and _is_file(parsed.database):
+        return Path(str(parsed.database))
+    return None
+
+
 def create_ledger_engine(url: str, *, root: Path) -> Engine:
+    """An Engine that may write: a SQLite file's folder is created."""
     parsed = ledger_url(url, root=root)
+    path = sqlite_file(parsed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return engine_for(parsed)
+
+
+def engine_for(parsed: URL) -> Engine:
+    """The Engine of the ledger at ``parsed`` (from ``ledger_url``); connects lazily."""
     try:
         if parsed.get_backend_name() == "sqlite":
             engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
@@ -87,6 +103,31 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(_WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def snapshot_engine(path: Path) -> Engine:
+    """An Engine reading the SQLite file at ``path`` as it is on disk, opened ``immutable``:
+    SQLite then needs no lock, no shared-memory file and no write access, so a ledger on a
+    read-only or full disk can still be read. Only safe when nobody writes to it meanwhile —
+    the case where the ordinary open failed — and it sees nothing of a left-over WAL file."""
+    url = URL.create(
+        "sqlite",
+        database="file:" + urllib.parse.quote(str(path)),
+        query={"mode": "ro", "immutable": "1", "uri": "true"},
+    )
+    return sa.create_engine(url)
+
+
+def empty_engine() -> Engine:
+    """An in-memory database with the ledger's tables and nothing in them: what reading a
+    ledger that does not exist yet sees, without creating it."""
+    from sqlalchemy.pool import StaticPool
+
+    from lambda_promote.ledger.tables import metadata
+
+    engine = sa.create_engine("sqlite://", poolclass=StaticPool)
+    metadata.create_all(engine)
+    return engine
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Bringing a ledger's schema to the revision this code queries, when a ledger is opened.
+"""Bringing a ledger's schema to the revision this code queries, before the first write to it
+(reading never migrates: ``readable_revision`` only checks).
 
 Cheap on the common path: read ``alembic_version`` and compare it with ``HEAD``; Alembic is
 imported and run only when the database is empty or behind. The upgrade runs in one write
@@ -19,7 +20,7 @@ from lambda_promote.ledger.engine import reading, writing
 
 # Every revision in migrations/versions, oldest first. Adding a migration means adding its id
 # here too (a test checks this list against Alembic's own view of the scripts).
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003")
 HEAD = REVISIONS[-1]
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key serialising migrations of all ledgers in one database ("lpmg").
@@ -32,6 +33,22 @@ def schema_revision(connection: Connection) -> str | None:
         return None
     version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     return None if version is None else str(version)
+
+
+def readable_revision(connection: Connection, *, shown_url: str) -> str | None:
+    """The revision of a ledger about to be read; None when nothing was created yet. A ledger
+    this code cannot read as it is, is refused, never upgraded: reading writes nothing."""
+    current = schema_revision(connection)
+    if current is None or current == HEAD:
+        return current
+    _refuse_unknown(current, shown_url=shown_url)
+    raise LedgerError(
+        f"the ledger in {shown_url} has schema revision {current}; this lambda-promote reads "
+        f"revision {HEAD} and upgrades a ledger only where it may write to it",
+        hint="run any lambda-promote command once where the ledger is writable (that records "
+        "the upgrade), or read it with the lambda-promote that wrote it",
+        code="ledger_schema",
+    )
 
 
 def ensure_schema(engine: Engine, *, shown_url: str) -> bool:

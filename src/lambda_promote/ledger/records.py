@@ -273,6 +273,7 @@ def audit_event(event: AuditEvent, last: AuditEvent | None) -> dict[str, Any]:
         "details": dump_json(event.details, what=f"the details of audit event {event.seq}"),
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+        "key_id": event.key_id,
     }
 
 
@@ -280,9 +281,9 @@ def _audit_texts(event: AuditEvent) -> None:
     """Text fields are text (env and digest may be None), so both ledgers refuse alike."""
     wrong = [
         name
-        for name in ("actor", "action", "reason", "prev_hash", "hash", "env", "digest")
+        for name in ("actor", "action", "reason", "prev_hash", "hash", "env", "digest", "key_id")
         if not isinstance(getattr(event, name), str)
-        and not (name in ("env", "digest") and getattr(event, name) is None)
+        and not (name in ("env", "digest", "key_id") and getattr(event, name) is None)
     ]
     if wrong:
         raise LedgerError(

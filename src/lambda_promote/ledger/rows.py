@@ -202,4 +202,5 @@ def audit_event(row: Row[Any]) -> AuditEvent:
         details=records.audit_details(row.details),
         prev_hash=row.prev_hash,
         hash=row.hash,
+        key_id=row.key_id,
     )

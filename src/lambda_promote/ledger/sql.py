@@ -7,10 +7,15 @@ is a row keyed by the environment: inserting it is the atomic test-and-set on ev
 and a second insert fails with the holder's row there to be named (DESIGN §5.6). Approval
 requests (``sql_approvals.py``) and the audit trail (``sql_audit.py``) keep their SQL apart;
 this class gives them their transactions.
+
+Two boundaries are crossed in one place each: every record is scrubbed of secrets before its
+rows are built (``_clean``, see ``scrub.py``), and which Engine reads or writes — reading never
+writes, a read-only or full ledger is still read — is ``access.py``'s business.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,10 +27,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from lambda_promote.errors import LedgerError
-from lambda_promote.ledger import queries, records, rows, sql_approvals, sql_audit
+from lambda_promote.ledger import queries, records, rows, scrub, sql_approvals, sql_audit
+from lambda_promote.ledger.access import LedgerAccess
 from lambda_promote.ledger.base import Ledger, LockInfo
-from lambda_promote.ledger.engine import create_ledger_engine, reading, writing
-from lambda_promote.ledger.migrate import ensure_schema
+from lambda_promote.ledger.engine import ledger_url, reading, writing
+from lambda_promote.ledger.scrub import Record
 from lambda_promote.ledger.tables import artifacts, check_results, deployments, locks, transitions
 from lambda_promote.model import (
     TERMINAL_STATES,
@@ -39,6 +45,7 @@ from lambda_promote.model import (
     RequestState,
     Transition,
 )
+from lambda_promote.notify.redact import Redactor
 
 Clock = Callable[[], datetime]
 _TERMINAL = sorted(state.value for state in TERMINAL_STATES)
@@ -49,52 +56,59 @@ _LOCK_ATTEMPTS = 3
 _AUDIT_ATTEMPTS = 5
 
 
-def open_ledger(url: str, *, root: Path, clock: Clock = records.now_utc) -> SqlLedger:
+def open_ledger(
+    url: str,
+    *,
+    root: Path,
+    clock: Clock = records.now_utc,
+    redactor: Redactor | None = None,
+    lazy: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> SqlLedger:
     """The ledger at ``url`` (the ``state`` setting; a relative SQLite path is relative to
-    ``root``), its schema brought up to date."""
-    engine = create_ledger_engine(url, root=root)
-    shown = engine.url.render_as_string(hide_password=True)
-    try:
-        with _database_errors(shown):
-            upgraded = ensure_schema(engine, shown_url=shown)
-    except BaseException:
-        engine.dispose()
-        raise
-    return SqlLedger(engine, clock=clock, schema_upgraded=upgraded)
-
-
-@contextmanager
-def _database_errors(shown_url: str) -> Iterator[None]:
-    """The database failing under us (unreachable, busy past the timeout, disk full) becomes
-    a LedgerError; the password in the URL is never shown."""
-    try:
-        yield
-    except sa.exc.IntegrityError:
-        raise  # each caller gives constraint violations their meaning
-    except sa.exc.DBAPIError as error:
-        raise LedgerError(
-            f"the ledger at {shown_url} failed: {str(error.orig).strip()}",
-            hint="check that the database is reachable and the `state` setting in "
-            "promote.yaml; a SQLite file stays busy while another process writes to it",
-        ) from error
+    ``root``). Its schema is brought up to date now, or with ``lazy`` at the first write:
+    a lazy ledger that is only read creates and changes nothing (see ``access.py``).
+    ``redactor`` scrubs what is stored (default: the secrets of this process's environment
+    and the credential shapes); ``warn`` is told when only a snapshot can be read."""
+    access = LedgerAccess(ledger_url(url, root=root), warn=warn)
+    ledger = SqlLedger(access, clock=clock, redactor=redactor)
+    if not lazy:
+        try:
+            access.for_writing()
+        except BaseException:
+            access.dispose()
+            raise
+    return ledger
 
 
 class SqlLedger:
-    """``Ledger`` over one SQLAlchemy Engine; ``close()`` (or ``with``) disposes it."""
+    """``Ledger`` over SQLAlchemy; ``close()`` (or ``with``) disposes its engines. Every
+    record written passes through ``scrub`` first, so the ledger stores no secret."""
 
     def __init__(
-        self, engine: Engine, *, clock: Clock = records.now_utc, schema_upgraded: bool = False
+        self,
+        source: Engine | LedgerAccess,
+        *,
+        clock: Clock = records.now_utc,
+        redactor: Redactor | None = None,
     ) -> None:
-        self._engine = engine
+        self._access = (
+            source if isinstance(source, LedgerAccess) else LedgerAccess.of_engine(source)
+        )
         self._clock = clock
-        self._shown = engine.url.render_as_string(hide_password=True)
-        # Whether opening this ledger ran the migrations (an open of a current one does not).
-        self.schema_upgraded = schema_upgraded
+        self._shown = self._access.shown
+        self.redactor = redactor if redactor is not None else Redactor.from_environ(os.environ)
+
+    @property
+    def schema_upgraded(self) -> bool:
+        """Whether preparing this ledger for writing ran the migrations."""
+        return self._access.schema_upgraded
 
     @property
     def engine(self) -> Engine:
-        """The one Engine of this ledger, for modules that add their own tables to it."""
-        return self._engine
+        """The Engine this ledger writes with (prepared for writing now, if it was not), for
+        modules that add their own tables to it."""
+        return self._access.for_writing()
 
     @property
     def url(self) -> str:
@@ -102,7 +116,7 @@ class SqlLedger:
         return self._shown
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._access.dispose()
 
     def __enter__(self) -> SqlLedger:
         return self
@@ -117,13 +131,18 @@ class SqlLedger:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        with _database_errors(self._shown), writing(self._engine) as connection:
+        engine = self._access.for_writing()
+        with self._access.errors(writing=True), writing(engine) as connection:
             yield connection
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
-        with _database_errors(self._shown), reading(self._engine) as connection:
+        engine = self._access.for_reading()
+        with self._access.errors(writing=False), reading(engine) as connection:
             yield connection
+
+    def _clean(self, record: Record) -> Record:
+        return scrub.scrubbed(record, self.redactor)
 
     # --- releases -------------------------------------------------------------------------
     def record_artifact(self, artifact: Artifact) -> None:
@@ -150,6 +169,7 @@ class SqlLedger:
 
     # --- deployments ----------------------------------------------------------------------
     def create_deployment(self, deployment: Deployment) -> Deployment:
+        deployment = self._clean(deployment)
         created = records.utc(deployment.created_at) if deployment.created_at else self._clock()
         updated = records.utc(deployment.updated_at) if deployment.updated_at else created
         row = rows.deployment_row(deployment, created=created, updated=updated)
@@ -179,7 +199,8 @@ class SqlLedger:
         self, deployment_id: str, state: DeploymentState, *, note: str = "", **fields: Any
     ) -> Deployment:
         state = DeploymentState(state)
-        changes = records.transition_fields(fields)
+        changes = scrub.scrubbed_fields(records.transition_fields(fields), self.redactor)
+        note = self.redactor(note)
         if "rollback" in changes:
             changes["rollback"] = records.dump_json(changes["rollback"], what="the rollback")
         at = self._clock()
@@ -206,7 +227,7 @@ class SqlLedger:
         return self._load(deployment_id)
 
     def add_checks(self, deployment_id: str, results: Sequence[CheckResult]) -> None:
-        new_rows = rows.check_rows(results, first_seq=1)
+        new_rows = rows.check_rows([self._clean(r) for r in results], first_seq=1)
         with self._writing() as connection:
             # FOR UPDATE (PostgreSQL) serialises concurrent writers of the same deployment.
             found = connection.execute(
@@ -300,6 +321,7 @@ class SqlLedger:
 
     # --- approval requests (DESIGN §5.2–5.3) ---------------------------------------------
     def create_request(self, request: ApprovalRequest) -> ApprovalRequest:
+        request = self._clean(request)
         row = rows.request_row(request)
         decisions = [
             rows.decision_row(decision, request_id=request.id, seq=seq)
@@ -334,6 +356,7 @@ class SqlLedger:
             )
 
     def add_decision(self, request_id: str, decision: ApprovalDecision) -> ApprovalRequest:
+        decision = self._clean(decision)
         try:
             with self._writing() as connection:
                 sql_approvals.append_decision(connection, request_id, decision)

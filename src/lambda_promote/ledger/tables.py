@@ -164,4 +164,6 @@ audit_events = sa.Table(
     sa.Column("details", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.String(128), nullable=False),
     sa.Column("hash", sa.String(128), nullable=False),
+    # Which key signed the event (audit.key_id); NULL without a key or before revision 0003.
+    sa.Column("key_id", sa.String(32)),
 )

@@ -1,12 +1,17 @@
-"""Keeping secrets out of everything people read (DESIGN §5.8): notification bodies, reports,
-error messages and ``Delivery.error``.
+"""Keeping secrets out of everything people read and everything stored (DESIGN §5.8):
+notification bodies, reports, error messages, ``Delivery.error`` and the ledger.
 
 A ``Redactor`` knows the *values* of the secrets around it — the variables promote.yaml names
 for its notifiers, the well-known ones (AWS keys, tokens, the audit key) and any variable whose
 name says it is secret — and replaces every occurrence, including the forms in which error
 messages tend to repeat them (the path of a webhook URL, its password, escaped or quoted), by
-``$NAME`` of the variable. It is applied last, to what is about to be sent or written, so a
-secret that slipped into a check's logs or an exception is still caught.
+``$NAME`` of the variable. It then replaces what *looks* like a credential whatever variable
+holds it, or none (``SHAPES``: AWS keys, GitHub and Slack tokens, Slack webhook URLs, bearer
+tokens, passwords in URLs, private key blocks, JWTs), by ``[redacted:KIND]``. It is applied
+last, to what is about to be sent, printed or stored, so a secret that slipped into a check's
+logs or an exception is still caught. The ledger applies it before writing (ledger/scrub.py),
+so what it stores holds no secret of the machine that wrote it; a reader never needs the
+writer's variables to stay safe.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ WELL_KNOWN = (
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "LAMBDA_PROMOTE_AUDIT_KEY",
+    "LAMBDA_PROMOTE_AUDIT_KEY_PREVIOUS",
     "GITHUB_TOKEN",
     "GH_TOKEN",
     "PGPASSWORD",
@@ -37,6 +43,8 @@ WELL_KNOWN = (
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "ACTIONS_RUNTIME_TOKEN",
 )
+# Variables holding several secrets, comma-separated: each one is a secret by itself.
+_LISTS_OF_SECRETS = frozenset({"LAMBDA_PROMOTE_AUDIT_KEY_PREVIOUS"})
 _SECRET_NAME = re.compile(
     r"TOKEN|SECRET|PASSW|PASSPHRASE|HOOK|DSN|API_?KEY|PRIVATE|CREDENTIAL|(?:^|_)KEY(?:_|$)",
     re.IGNORECASE,
@@ -46,18 +54,74 @@ _SECRET_NAME = re.compile(
 _MIN_NAMED = 4
 _MIN_GUESSED = 8
 
+# Credentials recognised by their shape, whatever variable holds them (or none: a token a
+# handler printed, a key a reviewer pasted). A match becomes "[redacted:KIND]"; the group
+# "keep" (a URL's scheme and user, the word "Bearer", the name in "password=…") stays, so the
+# text still says what was there. Order matters: whole blocks and URLs before their parts.
+_BASE64 = "A-Za-z0-9/+"
+SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "private-key",
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+            # To the END line, or to the end of the text when the block was cut short.
+            r"(?:(?!-----END )[\s\S])*(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?"
+        ),
+    ),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")),
+    (
+        "slack-webhook",
+        re.compile(r"(?P<keep>https://hooks\.slack\.com/(?:services|workflows|triggers)/)[\w/-]+"),
+    ),
+    (
+        "password",  # scheme://user:PASSWORD@host
+        re.compile(r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@\"'<>]+:)[^\s/@\"'<>]+(?=@)"),
+    ),
+    ("github-token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{22,})")),
+    ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("aws-access-key-id", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
+    ("bearer-token", re.compile(r"(?P<keep>\b[Bb]earer\s+)[A-Za-z0-9._~+/=-]{8,}")),
+    (
+        # 40 base64 characters standing alone, with upper and lower case letters and a
+        # digit: git commits and digests (lowercase hex) and CodeSha256 (44 long) are not.
+        "aws-secret-key",
+        re.compile(
+            rf"(?<![{_BASE64}=])(?=[{_BASE64}]*[A-Z])(?=[{_BASE64}]*[a-z])(?=[{_BASE64}]*[0-9])"
+            rf"[{_BASE64}]{{40}}(?![{_BASE64}=])"
+        ),
+    ),
+    (
+        "secret",  # NAME=value / "name": "value" where the name says it is secret
+        re.compile(
+            r"(?i)(?P<keep>\b[\w.-]*?(?:password|passwd|secret|token|api[_-]?key|access[_-]?key)"
+            r"[\"']?\s*[=:]\s*[\"']?)(?![\[$])[^\s\"',;&}]{4,}"
+        ),
+    ),
+)
+
+
+def _scrub_shapes(text: str) -> str:
+    for kind, pattern in SHAPES:
+        label = f"[redacted:{kind}]"
+        if "keep" in pattern.groupindex:
+            label = r"\g<keep>" + label
+        text = pattern.sub(label, text)
+    return text
+
 
 @dataclass(frozen=True)
 class Redactor:
-    """``redactor(text)`` replaces every known secret in ``text`` with ``$NAME``."""
+    """``redactor(text)`` replaces every known secret in ``text`` with ``$NAME``, then every
+    credential-shaped string with ``[redacted:KIND]`` (unless ``shapes`` is off)."""
 
     replacements: tuple[tuple[str, str], ...] = ()
+    shapes: bool = True
 
     def __call__(self, text: str) -> str:
         for secret, name in self.replacements:
             if secret in text:
                 text = text.replace(secret, name)
-        return text
+        return _scrub_shapes(text) if self.shapes else text
 
     def deep(self, value: Any) -> Any:
         """``value`` (JSON-like data) with every string redacted."""
@@ -70,7 +134,8 @@ class Redactor:
         return value
 
     def finds(self, text: str) -> bool:
-        return any(secret in text for secret, _ in self.replacements)
+        """Whether ``text`` holds anything this redactor would replace."""
+        return self(text) != text
 
     @classmethod
     def from_environ(
@@ -87,14 +152,17 @@ class Redactor:
             guessed_secret = bool(_SECRET_NAME.search(name)) and len(value) >= _MIN_GUESSED
             if named_secret or guessed_secret:
                 _add_forms(pairs, value, name)
+                if name in _LISTS_OF_SECRETS:
+                    for item in value.split(","):
+                        _add_forms(pairs, item.strip(), name)
             else:
                 _add_url_password(pairs, value, name)
         ordered = sorted(pairs.items(), key=lambda item: len(item[0]), reverse=True)
         return cls(tuple(ordered))
 
 
-# For callers that have nothing to hide (tests, a default argument).
-NO_REDACTION = Redactor()
+# For callers that have nothing to hide (tests, a default argument): changes nothing.
+NO_REDACTION = Redactor(shapes=False)
 
 
 def _add_forms(pairs: dict[str, str], value: str, name: str) -> None:

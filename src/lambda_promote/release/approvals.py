@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from lambda_promote.model import Artifact
+from lambda_promote.errors import GateBlocked
+from lambda_promote.gate import evaluate
+from lambda_promote.model import ApprovalRequest, Artifact
 from lambda_promote.promotion import consume_request
-from lambda_promote.release.models import ApprovalFacts, ApprovalGrant
+from lambda_promote.release.models import ApprovalFacts, ApprovalGrant, GateDecision
 
 if TYPE_CHECKING:
     from lambda_promote.config.schema import Approval
@@ -58,7 +60,31 @@ class BuiltinApprovals:
         if not requests:
             # Read only to say why a granted request elsewhere does not count.
             newest = next(iter(self._ledger.requests(env=env, limit=1)), None)
-        return ApprovalFacts("builtin", rule, now, requests=requests, newest_in_env=newest)
+        granted = next(
+            (r for r in (*requests, newest) if r is not None and evaluate(rule, r, now).granted),
+            None,
+        )
+        return ApprovalFacts(
+            "builtin",
+            rule,
+            now,
+            requests=requests,
+            newest_in_env=newest,
+            unattested=self._unattested(granted),
+        )
+
+    def _unattested(self, request: ApprovalRequest | None) -> dict[str, GateDecision]:
+        """With an audit key, the granted request — the one the gate would take — must be
+        backed by the keyed trail (its decisions and its state); else its refusal."""
+        from lambda_promote import attested
+
+        if request is None:
+            return {}
+        try:
+            attested.require_request(self._ws, request.id)
+        except GateBlocked as blocked:
+            return {request.id: GateDecision.blocked(blocked)}
+        return {}
 
     def consume(self, grant: ApprovalGrant, deployment_id: str) -> None:
         if grant.request is not None:

@@ -8,15 +8,16 @@ run takes the last build when nothing changed since, and otherwise plans a ``bui
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambda_promote.errors import ArtifactError
+from lambda_promote.errors import ArtifactError, GateBlocked
 from lambda_promote.model import Artifact, Deployment
 from lambda_promote.promotion import succeeded_digests
-from lambda_promote.release.models import EnvFacts, ReleaseFacts, RollbackFacts
+from lambda_promote.release.models import EnvFacts, GateDecision, ReleaseFacts, RollbackFacts
 
 if TYPE_CHECKING:
     from lambda_promote.ledger.base import Ledger
@@ -61,13 +62,18 @@ def gather_release(
     build: bool,
 ) -> ReleaseFacts:
     """The release ``env`` would receive — promoted from its source (by default the latest
-    success there), named by ``--artifact``, or built — with what its gate needs."""
+    success there), named by ``--artifact``, or built — with what its gate needs: its
+    provenance from the ledger's build record, and (with an audit key) whether the keyed
+    trail backs that record and the upstream success."""
+    from lambda_promote import attested
+
+    attested.warn_if_unkeyed(ws, env.spec)
     source = env.spec.promote_from
     if source:
         succeeded = tuple(succeeded_digests(ledger, source))
         if digest is None and not succeeded:
             return ReleaseFacts(None, None, None, source_env=source)
-        artifact = ws.store.resolve(digest or succeeded[0])
+        artifact, provenance = _provenance(ws, ws.store.resolve(digest or succeeded[0]), env)
         zip_path, problem = _verified(ws, artifact)
         facts = ReleaseFacts(
             artifact,
@@ -76,24 +82,46 @@ def gather_release(
             source_env=source,
             succeeded_in_source=succeeded,
             bytes_problem=problem,
+            provenance_problem=provenance,
+            success_problem=_refusal(lambda: attested.require_success(ws, source, artifact.digest)),
         )
     else:
         chosen = _chosen_or_built(ws, digest, build=build)
         if chosen is None:
             return ReleaseFacts(None, None, _checkout_branch(ws.root))
-        facts = ReleaseFacts(chosen, ws.store.verified_path(chosen.digest), chosen.branch)
+        artifact, provenance = _provenance(ws, chosen, env)
+        facts = ReleaseFacts(
+            artifact,
+            ws.store.verified_path(artifact.digest),
+            artifact.branch,
+            provenance_problem=provenance,
+        )
     if provider is None or env.spec.approval is None or facts.artifact is None:
         return facts
     approval = provider.read(env.env, facts.artifact, env.spec.approval, now=now())
-    return ReleaseFacts(
-        facts.artifact,
-        facts.zip_path,
-        facts.branch,
-        source_env=facts.source_env,
-        succeeded_in_source=facts.succeeded_in_source,
-        bytes_problem=facts.bytes_problem,
-        approval=approval,
-    )
+    return replace(facts, approval=approval)
+
+
+def _provenance(
+    ws: Workspace, artifact: Artifact, env: EnvFacts
+) -> tuple[Artifact, GateDecision | None]:
+    """``artifact`` with the ledger's commit, branch and builder (never the manifest's, which
+    the digest does not cover), or why the gate cannot trust where it came from."""
+    from lambda_promote import attested
+
+    try:
+        return attested.provenance(ws, artifact, env.spec), None
+    except GateBlocked as blocked:
+        return artifact, GateDecision.blocked(blocked)
+
+
+def _refusal(check: Callable[[], None]) -> GateDecision | None:
+    """A gate check that raises, as a fact for the plan."""
+    try:
+        check()
+    except GateBlocked as blocked:
+        return GateDecision.blocked(blocked)
+    return None
 
 
 def _verified(ws: Workspace, artifact: Artifact) -> tuple[Path | None, str | None]:

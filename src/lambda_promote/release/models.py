@@ -110,6 +110,8 @@ class ApprovalFacts:
     decisions: tuple[ApprovalDecision, ...] = ()  # github: who approved this run
     run_id: str | None = None
     refused: GateDecision | None = None
+    # Requests among those read that the keyed audit trail does not back: id → refusal.
+    unattested: dict[str, GateDecision] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,9 @@ class ReleaseFacts:
     succeeded_in_source: tuple[str, ...] = ()  # digests verified there, newest first
     bytes_problem: str | None = None  # the stored bytes no longer hash to the digest
     approval: ApprovalFacts | None = None
+    # With an audit key, what the keyed trail does not back (attested.py), as the refusal:
+    provenance_problem: GateDecision | None = None  # the build record (or manifest vs ledger)
+    success_problem: GateDecision | None = None  # the upstream success
 
 
 @dataclass(frozen=True)

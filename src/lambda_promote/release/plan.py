@@ -5,9 +5,12 @@ read). Rollback and recovery are planned in rollback.py, where every rollback ru
 The gate is asked here, once per command, in the order its refusals are reported:
 
     nothing succeeded upstream  → source_not_verified
+    provenance: the ledger's build record (not the manifest), attested with an audit key
     promotion rules (gate.check_promotion): not verified upstream, branch not allowed
+    the upstream success, attested with an audit key → ledger_not_attested
     stored bytes no longer hash to the digest → artifact_tampered
-    approval (the provider's facts; gate.check_admission for the built-in gate)
+    approval (the provider's facts; gate.check_admission for the built-in gate; with an
+    audit key the granted request must be attested)
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ def gate_decision(
                 hint=f"`lambda-promote deploy {release.source_env}` first",
                 code="source_not_verified",
             )
+        if release.provenance_problem is not None:
+            return release.provenance_problem, None
         if artifact is not None:
             gate.check_promotion(
                 env.env,
@@ -69,6 +74,8 @@ def gate_decision(
                 hint="merge the change into an allowed branch and build there",
                 code="branch_not_allowed",
             )
+        if release.success_problem is not None:
+            return release.success_problem, None
         if release.bytes_problem is not None:
             raise GateBlocked(
                 release.bytes_problem,
@@ -115,6 +122,8 @@ def approval_verdict(
     except GateBlocked as blocked:
         return GateDecision.blocked(blocked), None
     assert candidate is not None  # check_admission refuses None
+    if candidate.id in facts.unattested:  # with a key: only what the trail attests
+        return facts.unattested[candidate.id], None
     approvers = gate.evaluate(rule, candidate, at).approvers
     grant = ApprovalGrant("builtin", env, artifact.digest, candidate, approvers)
     return GateDecision.open(f"approved: {grant.summary}"), grant

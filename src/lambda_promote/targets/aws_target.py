@@ -394,5 +394,5 @@ def _decoded(payload: bytes) -> Any:
     text = payload.decode("utf-8", errors="replace")
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past what json can follow
         return text

@@ -301,7 +301,7 @@ def _decode_body(body: str, request_id: str) -> tuple[Any, str | None]:
         }, "Unhandled"
     try:
         return json.loads(body), None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past what json can follow
         return body, None  # a handler returning bytes that are not JSON
 
 
