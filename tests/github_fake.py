@@ -1,5 +1,6 @@
 """A server on 127.0.0.1 that behaves like the parts of GitHub's REST API the tool uses
-(environments, users, teams, branch policies, a run's approvals), and its pytest fixture."""
+(environments, users, teams, branch policies, a workflow run and its approvals), and its pytest
+fixture (``serve_github`` for a module-scoped one)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,6 +30,10 @@ class FakeGitHub:
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     policies: dict[str, dict[int, str]] = field(default_factory=dict)
     approvals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Workflow runs by id (ids are global on GitHub): "repository" (default acme/orders-api),
+    # "status", "conclusion", "head_sha", "actor". A run listed here is found only in its own
+    # repository; a run not listed has approvals (if any) in acme/orders-api and no details.
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     next_id: int = 1000
 
@@ -51,7 +57,8 @@ class FakeGitHub:
             (rf"GET {env}/deployment-branch-policies", self.list_policies),
             (rf"POST {env}/deployment-branch-policies", self.add_policy),
             (rf"DELETE {env}/deployment-branch-policies/(\d+)", self.delete_policy),
-            (r"GET /repos/acme/orders-api/actions/runs/(\d+)/approvals", self.run_approvals),
+            (r"GET /repos/([\w.-]+/[\w.-]+)/actions/runs/(\d+)/approvals", self.run_approvals),
+            (r"GET /repos/([\w.-]+/[\w.-]+)/actions/runs/(\d+)", self.run),
         ]
 
     def user(self, _: Any, login: str) -> tuple[int, Any]:
@@ -121,12 +128,40 @@ class FakeGitHub:
         self.policies[name].pop(int(policy_id))
         return 204, None
 
-    def run_approvals(self, _: Any, run_id: str) -> tuple[int, Any]:
+    def _run_in(self, repo: str, run_id: str) -> dict[str, Any] | None:
+        run = self.runs.get(run_id, {})
+        return run if run.get("repository", "acme/orders-api") == repo else None
+
+    def run_approvals(self, _: Any, repo: str, run_id: str) -> tuple[int, Any]:
+        if self._run_in(repo, run_id) is None:
+            return 404, {"message": "Not Found"}
         return 200, self.approvals.get(run_id, [])
+
+    def run(self, _: Any, repo: str, run_id: str) -> tuple[int, Any]:
+        run = self._run_in(repo, run_id)
+        if run is None or run_id not in self.runs:
+            return 404, {"message": "Not Found"}
+        owner = repo.split("/", maxsplit=1)[0]
+        return 200, {
+            "id": int(run_id),
+            "status": run.get("status", "in_progress"),
+            "conclusion": run.get("conclusion"),
+            "head_sha": run.get("head_sha", ""),
+            "actor": {"login": run.get("actor", "octocat")},
+            "triggering_actor": {"login": run.get("actor", "octocat")},
+            "repository": {"full_name": repo, "owner": {"login": owner}},
+        }
 
 
 @pytest.fixture
 def github() -> Iterator[tuple[FakeGitHub, str]]:
+    with serve_github() as served:
+        yield served
+
+
+@contextmanager
+def serve_github() -> Iterator[tuple[FakeGitHub, str]]:
+    """A fresh fake GitHub on a free port of 127.0.0.1: ``(fake, base URL)``."""
     fake = FakeGitHub()
 
     class Handler(BaseHTTPRequestHandler):

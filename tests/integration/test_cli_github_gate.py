@@ -34,15 +34,20 @@ def approval(env: str, login: str, state: str = "approved", comment: str = "") -
     }
 
 
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
 def staged(tmp_path: Path) -> Project:
+    """The release built from COMMIT (as in the workflow's build job) is live in staging."""
     project = make_project(tmp_path / "gh", edits=GITHUB_GATE)
-    project.run("deploy", "staging", check=0)
+    project.run("deploy", "staging", env={"GITHUB_SHA": COMMIT}, check=0)
     return project
 
 
 def test_the_runs_approval_admits_and_is_recorded(tmp_path: Path, github) -> None:
     fake, url = github
     fake.approvals["77"] = [approval("production-approval", "lead", comment="ship it")]
+    fake.runs["77"] = {"status": "in_progress", "head_sha": COMMIT}  # this run built it
     project = staged(tmp_path)
     _, body = project.run("deploy", "production", env=in_run(url, "77"), check=0)
     assert body["deployment"]["state"] == "succeeded"

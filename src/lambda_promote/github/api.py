@@ -13,9 +13,11 @@ pass a fake instead of patching urllib.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -123,6 +125,23 @@ class GitHubApi:
             code="github_api",
             payload={"github": {"method": method, "path": path, "status": status}},
         )
+
+
+def in_clear(base_url: str) -> bool:
+    """True when ``base_url`` would be reached without TLS on a host other than this machine's
+    loopback: the token would cross the network in clear and anyone on the way could answer."""
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme == "https":
+        return False
+    host = parts.hostname or ""
+    if parts.scheme != "http" or not host:
+        return True
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 def _decode(raw: bytes) -> Any:

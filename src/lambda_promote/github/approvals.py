@@ -6,10 +6,15 @@ environment with ``approval.provider: github`` reads who approved *this run*
 GitHub proves who approved; promote.yaml still says who counts. A run's approvals for the
 environment's two GitHub environments (``<env>-approval`` and ``<env>``) are read together,
 so two different people approving the two jobs make two approvals. One rejection blocks;
-approvers not listed in ``approval.reviewers`` do not count (unless the list names teams,
-whose membership GitHub already checked); fewer distinct approvers than ``min_approvals``
-blocks. No approval at all is refused, so a run whose environments lost their required
-reviewers can never slip through.
+approvers not listed in ``approval.reviewers`` do not count (unless the list names a team of
+the repository's own organisation, whose membership GitHub already checked); fewer distinct
+approvers than ``min_approvals`` blocks. No approval at all is refused, so a run whose
+environments lost their required reviewers can never slip through.
+
+The approvals must also be *this* run's (``check_run``, at deploy time): a run that exists in
+the repository, is still in progress (the deploy job is part of it) and built the release's
+commit — so ``GITHUB_RUN_ID``/``GITHUB_REPOSITORY`` pointed at an old approved run, a run of
+another commit or another repository admit nothing.
 """
 
 from __future__ import annotations
@@ -34,10 +39,93 @@ def github_environments(env_name: str) -> tuple[str, str]:
 
 
 def read_run_approvals(api: GitHubApi, *, repo: str, run_id: str) -> list[dict[str, Any]]:
+    body = _read(api, repo=repo, run_id=run_id, part="/approvals")
+    return [entry for entry in body or [] if isinstance(entry, dict)]
+
+
+def read_run(api: GitHubApi, *, repo: str, run_id: str) -> dict[str, Any]:
+    """The workflow run itself: its status, head commit and actor."""
+    body = _read(api, repo=repo, run_id=run_id, part="")
+    return body if isinstance(body, dict) else {}
+
+
+def _read(api: GitHubApi, *, repo: str, run_id: str, part: str) -> Any:
     owner, name = split_repo(repo)
     api.require_token(why="read a workflow run's approvals")
-    body = api.call("GET", f"/repos/{owner}/{name}/actions/runs/{run_id}/approvals").body
-    return [entry for entry in body or [] if isinstance(entry, dict)]
+    answer = api.call("GET", f"/repos/{owner}/{name}/actions/runs/{run_id}{part}", accept=(404,))
+    if answer.status == 404:
+        raise GateBlocked(
+            f"run {run_id} is not a workflow run of {repo} (GitHub: not found)",
+            hint="GITHUB_RUN_ID and GITHUB_REPOSITORY must be this job's own, as GitHub "
+            "Actions sets them; the token needs actions: read",
+            code="approval_mismatch",
+        )
+    return answer.body
+
+
+def check_run(
+    run: dict[str, Any], *, env_name: str, run_id: str, repo: str, commit: str | None
+) -> None:
+    """Raise ``GateBlocked`` unless ``run`` can be the run deploying the release built from
+    ``commit``: still in progress, and of that very commit (pure)."""
+    status = str(run.get("status") or "unknown")
+    if status == "completed":
+        raise GateBlocked(
+            f"{env_name}: run {run_id} of {repo} is completed "
+            f"({run.get('conclusion') or 'no conclusion'}): its approvals cannot admit a "
+            "deployment made now",
+            hint="the approvals are read from the run this deploy job belongs to; deploy "
+            "from that run (GITHUB_RUN_ID is set by GitHub Actions)",
+            code="approval_mismatch",
+        )
+    head = str(run.get("head_sha") or "")
+    if not commit or head.lower() != commit.lower():
+        built = f"commit {commit[:12]}" if commit else "no recorded commit"
+        raise GateBlocked(
+            f"{env_name}: run {run_id} of {repo} is for commit {head[:12] or 'unknown'}, "
+            f"but the release was built from {built}: the run's approvals are not for it",
+            hint="deploy the release that this run built (the workflow's build job records "
+            "its commit); approvals never transfer to other code",
+            code="approval_mismatch",
+        )
+
+
+def check_self_review(
+    run: dict[str, Any],
+    decisions: list[ApprovalDecision],
+    rule: Approval,
+    *,
+    env_name: str,
+    run_id: str,
+    repo: str,
+) -> None:
+    """With ``prevent_self_review`` (DESIGN §5.3), whoever started the run (or re-ran it)
+    does not count as its approver: GitHub enforces this only where the environment says so."""
+    if not rule.prevent_self_review:
+        return
+    starters = {
+        str((run.get(key) or {}).get("login") or "") for key in ("actor", "triggering_actor")
+    }
+    starters.discard("")
+    own = {d.reviewer for d in decisions if d.approve and d.reviewer in starters}
+    if not own:
+        return
+    try:
+        check(
+            [d for d in decisions if d.reviewer not in own],
+            rule,
+            env_name=env_name,
+            run_id=run_id,
+            repo=repo,
+        )
+    except GateBlocked:
+        who = ", ".join(sorted(own))
+        raise GateBlocked(
+            f"{env_name}: {who} started run {run_id} and approved it too, which "
+            "prevent_self_review does not count",
+            hint=f"another reviewer ({', '.join(rule.reviewers)}) must approve the run",
+            code="self_review",
+        ) from None
 
 
 def decisions_for(
@@ -76,12 +164,21 @@ def github_approvals(
     """The run's decisions for ``env_name``; ``GateBlocked`` unless they admit it."""
     entries = read_run_approvals(api, repo=repo, run_id=run_id)
     decisions = decisions_for(entries, env_name, at=clock())
-    check(decisions, approval_rule, env_name=env_name, run_id=run_id)
+    check(decisions, approval_rule, env_name=env_name, run_id=run_id, repo=repo)
     return decisions
 
 
-def check(decisions: list[ApprovalDecision], rule: Approval, *, env_name: str, run_id: str) -> None:
-    """Raise ``GateBlocked`` unless ``decisions`` satisfy ``rule`` (pure)."""
+def check(
+    decisions: list[ApprovalDecision],
+    rule: Approval,
+    *,
+    env_name: str,
+    run_id: str,
+    repo: str = "",
+) -> None:
+    """Raise ``GateBlocked`` unless ``decisions`` satisfy ``rule`` (pure). A team listed in
+    ``rule.reviewers`` vouches for approvers only in its organisation's repositories
+    (``repo``'s owner; any, when ``repo`` is not given)."""
     where = " and ".join(github_environments(env_name))
     rejection = next((d for d in decisions if not d.approve), None)
     if rejection is not None:
@@ -101,7 +198,7 @@ def check(decisions: list[ApprovalDecision], rule: Approval, *, env_name: str, r
             "`approval.provider: builtin`",
             code="approval_missing",
         )
-    counted = _counted(approvers, rule.reviewers)
+    counted = _counted(approvers, rule.reviewers, owner=repo.partition("/")[0])
     if len(counted) < rule.min_approvals:
         outsiders = [a for a in approvers if a not in counted]
         extra = f"; not reviewers in promote.yaml: {', '.join(outsiders)}" if outsiders else ""
@@ -114,10 +211,12 @@ def check(decisions: list[ApprovalDecision], rule: Approval, *, env_name: str, r
         )
 
 
-def _counted(approvers: list[str], reviewers: list[str]) -> list[str]:
-    if any("/" in r for r in reviewers):
-        # A team is listed: GitHub only let its members approve, and team membership
-        # cannot be checked from here; every approver counts.
+def _counted(approvers: list[str], reviewers: list[str], *, owner: str = "") -> list[str]:
+    orgs = {r.partition("/")[0].casefold() for r in reviewers if "/" in r}
+    if orgs and (not owner or owner.casefold() in orgs):
+        # A team of this repository's organisation is listed: GitHub only let its members
+        # approve, and team membership cannot be checked from here; every approver counts.
+        # In another organisation's repository (a fork) the team vouches for nobody.
         return approvers
     listed = {r.casefold() for r in reviewers}
     return [a for a in approvers if a.casefold() in listed]

@@ -7,8 +7,9 @@ classes that receive a client: ``aws_lambda.LambdaApi``/``CloudWatchApi`` (used 
 ``aws_target.AwsTarget``) and ``aws_s3.S3Api`` (used by the S3 artifact store). boto3 honours
 ``AWS_ENDPOINT_URL`` itself, so the same code runs against moto's server.
 
-Throttling is retried by botocore's ``standard`` retry mode (backoff with jitter). Nothing
-else is retried: a conflict means someone else wrote first, and we never write over them.
+Throttling is retried by botocore's ``standard`` retry mode (backoff with jitter), 8 attempts in
+all unless ``AWS_MAX_ATTEMPTS`` says otherwise (as in every AWS SDK). Nothing else is retried:
+a conflict means someone else wrote first, and we never write over them.
 Every botocore failure is translated at this boundary (``translated``) into an error for
 people, naming the call, the function and the environment::
 
@@ -27,9 +28,10 @@ people, naming the call, the function and the environment::
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +41,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from lambda_promote.errors import ConflictError, TargetError
+from lambda_promote.errors import ConflictError, TargetError, UsageError
 from lambda_promote.model import FunctionRef
 from lambda_promote.targets.aws_errors import (
     describe_client_error,
@@ -98,12 +100,29 @@ def default_session(
         return boto3.Session(profile_name=profile, region_name=region)
 
 
-def client_config(*, max_attempts: int, read_timeout: int = 60) -> Config:
+def client_config(*, max_attempts: int | None, read_timeout: int = 60) -> Config:
+    """Our clients' settings; ``max_attempts=None``: ``AWS_MAX_ATTEMPTS`` or our default
+    (botocore would ignore the variable once a config names its own number)."""
+    if max_attempts is None:
+        max_attempts = max_attempts_from(os.environ)
     return Config(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         read_timeout=read_timeout,
         user_agent_extra=_USER_AGENT,
     )
+
+
+def max_attempts_from(environ: Mapping[str, str]) -> int:
+    text = environ.get("AWS_MAX_ATTEMPTS", "").strip()
+    if not text:
+        return DEFAULT_MAX_ATTEMPTS
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(
+            f"AWS_MAX_ATTEMPTS={text!r} is not a whole number of attempts (1 or more)",
+            hint=f"unset it for the default ({DEFAULT_MAX_ATTEMPTS} attempts in all) or set, "
+            "e.g., AWS_MAX_ATTEMPTS=3",
+        )
+    return int(text)
 
 
 @dataclass
@@ -186,7 +205,7 @@ class Connector:
         self,
         *,
         session_factory: SessionFactory | None = None,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        max_attempts: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._session_factory: SessionFactory = session_factory or default_session
@@ -256,7 +275,7 @@ def where_text(fn: FunctionRef) -> str:
 
 
 def s3_client(
-    *, session_factory: SessionFactory | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    *, session_factory: SessionFactory | None = None, max_attempts: int | None = None
 ) -> S3Client:
     """The artifact store's S3 client: the default credential chain (AWS_PROFILE, OIDC in
     CI) in the default region; botocore follows a bucket to its own region."""

@@ -37,7 +37,6 @@ from typing import Any
 from lambda_promote.errors import ConflictError, TargetError
 from lambda_promote.model import AliasState, Artifact, FunctionRef, InvokeResult, PublishedVersion
 from lambda_promote.targets.aws import (
-    DEFAULT_MAX_ATTEMPTS,
     Connector,
     SessionFactory,
     where_text,
@@ -66,7 +65,7 @@ class AwsTarget:
         self,
         *,
         session_factory: SessionFactory | None = None,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        max_attempts: int | None = None,  # None: AWS_MAX_ATTEMPTS, else 8
         direct_upload_limit: int = DIRECT_UPLOAD_LIMIT,
         warn: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
