@@ -235,7 +235,7 @@ class Plan:
         if not self.gate.ok:
             return self.gate.error()
         if self.env.locked and self.env.lock is not None:
-            from lambda_promote.ledger.records import locked
+            from lambda_promote.ledger.rules import locked
 
             return locked(self.env.lock)
         return None
