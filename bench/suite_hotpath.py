@@ -3,7 +3,8 @@
     ours                                   baseline                      goal (ours ÷ baseline)
     lambda-promote deploy staging          raw_boto3.py deploy           ≤ 1.5
     lambda-promote rollback staging        raw_boto3.py rollback         ≤ 2.0  (one update_alias)
-    lambda-promote status (init --example) chalice --help                ≤ 1.0
+    lambda-promote status                  chalice --help                ≤ 1.0
+      (the project of init --example, deployed once: its ledger exists)
 
 Whole processes, no checks, against moto's server behind the counting proxy of ``aws_world``
 (the same set-up as ``suite_aws``), every case taking turns with the others so that other work
@@ -36,7 +37,7 @@ RAW_ROLLBACK = "boto3 script · one update_alias"
 CHALICE_HELP = "chalice --help"
 LP_DEPLOY = "lambda-promote deploy staging"
 LP_ROLLBACK = "lambda-promote rollback staging"
-LP_STATUS = "lambda-promote status (init --example, local target)"
+LP_STATUS = "lambda-promote status (init --example, deployed once; local target)"
 LP_STATUS_AWS = "lambda-promote status (aws target, 2 environments)"
 
 # (label, ours, baseline, at most this many times the baseline's median)
@@ -89,7 +90,11 @@ def _example(folder: Path, lp: list[str]) -> Path:
     subprocess.run(
         [*lp, "init", "--example"], cwd=folder, env=child_env(), check=True, capture_output=True
     )
-    subprocess.run([*lp, "status"], cwd=folder, env=child_env(), check=True, capture_output=True)
+    # A project in use: its ledger and the snapshot of its promote.yaml exist.
+    for command in (["deploy", "staging"], ["status"]):
+        subprocess.run(
+            [*lp, *command], cwd=folder, env=child_env(), check=True, capture_output=True
+        )
     return folder
 
 

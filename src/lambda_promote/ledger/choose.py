@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambda_promote.ledger import records
+from lambda_promote.ledger import rules
 from lambda_promote.ledger.lite import LiteLedger, open_current
 from lambda_promote.ledger.lite_db import sqlite_file
 
@@ -29,7 +29,7 @@ def open_ledger(
     url: str,
     *,
     root: Path,
-    clock: Callable[[], datetime] = records.now_utc,
+    clock: Callable[[], datetime] = rules.now_utc,
     redactor: Redactor | None = None,
     lazy: bool = False,
     warn: Callable[[str], None] | None = None,

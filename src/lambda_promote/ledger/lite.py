@@ -1,7 +1,7 @@
 """The ``Ledger`` protocol of ``base.py`` over a SQLite file with the standard library
 (``lite_db.py``), so deploy, rollback and status never import SQLAlchemy. It is the SQL
 ledger's twin: the same statements as ``sql.py``, ``sql_approvals.py`` and ``sql_audit.py``,
-the same rules (``records.py``), the same rows (``rows.py``), and the same contract suite
+the same rules (``rules.py``), the same rows (``rows.py``), and the same contract suite
 (tests/ledger_fixtures.py runs every contract test against both).
 
 Every method is one short transaction; a write starts with ``BEGIN IMMEDIATE``, so a
@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from lambda_promote.errors import LedgerError
-from lambda_promote.ledger import lite_requests, records, rows, scrub
+from lambda_promote.ledger import lite_requests, rows, rules, scrub
 from lambda_promote.ledger.base import Ledger, LockInfo
 from lambda_promote.ledger.lite_db import LiteDatabase, Transaction, migrations_head
 from lambda_promote.ledger.scrub import Record
@@ -49,7 +49,7 @@ _DEPLOYMENT_SEQ = "seq:SELECT coalesce(max(seq), 0) + 1 FROM deployments"
 
 
 def open_current(
-    path: Path, *, clock: Clock = records.now_utc, redactor: Redactor | None = None
+    path: Path, *, clock: Clock = rules.now_utc, redactor: Redactor | None = None
 ) -> LiteLedger | None:
     """The ledger in ``path`` when the file exists, can be written here and its schema is at
     the migrations' head; None otherwise — a new or older file is for ``migrate.py`` to create
@@ -84,7 +84,7 @@ class LiteLedger:
         self,
         database: LiteDatabase,
         *,
-        clock: Clock = records.now_utc,
+        clock: Clock = rules.now_utc,
         redactor: Redactor | None = None,
     ) -> None:
         self._db = database
@@ -136,30 +136,30 @@ class LiteLedger:
     # --- deployments ----------------------------------------------------------------------
     def create_deployment(self, deployment: Deployment) -> Deployment:
         deployment = self._clean(deployment)
-        created = records.utc(deployment.created_at) if deployment.created_at else self._clock()
-        updated = records.utc(deployment.updated_at) if deployment.updated_at else created
+        created = rules.utc(deployment.created_at) if deployment.created_at else self._clock()
+        updated = rules.utc(deployment.updated_at) if deployment.updated_at else created
         row = rows.deployment_row(deployment, created=created, updated=updated)
         first_checks = rows.check_rows(deployment.checks, first_seq=1)
         try:
             with self._db.writing() as tx:
                 if _exists(tx, "deployments", "id", deployment.id):
-                    raise records.duplicate_deployment(deployment.id)
+                    raise rules.duplicate_deployment(deployment.id)
                 tx.insert("deployments", row, extra=_DEPLOYMENT_SEQ)
                 first = {"deployment_id": deployment.id, "seq": 1, "state": row["state"]}
                 tx.insert("transitions", {**first, "at": created, "note": ""})
                 _insert_checks(tx, deployment.id, first_checks)
                 return _load_full(tx, deployment.id)
         except sqlite3.IntegrityError as error:
-            raise records.duplicate_deployment(deployment.id) from error
+            raise rules.duplicate_deployment(deployment.id) from error
 
     def transition(
         self, deployment_id: str, state: DeploymentState, *, note: str = "", **fields: Any
     ) -> Deployment:
         state = DeploymentState(state)
-        changes = scrub.scrubbed_fields(records.transition_fields(fields), self.redactor)
+        changes = scrub.scrubbed_fields(rules.transition_fields(fields), self.redactor)
         note = self.redactor(note)
         if "rollback" in changes:
-            changes["rollback"] = records.dump_json(changes["rollback"], what="the rollback")
+            changes["rollback"] = rules.dump_json(changes["rollback"], what="the rollback")
         at = self._clock()
         values = {"state": state.value, "updated_at": at, **changes}
         assignments = ", ".join(f'"{name}" = ?' for name in values)
@@ -173,8 +173,8 @@ class LiteLedger:
             if moved == 0:
                 current = tx.one("SELECT state FROM deployments WHERE id = ?", [deployment_id])
                 if current is None:
-                    raise records.unknown_deployment(deployment_id)
-                raise records.terminal_refusal(deployment_id, DeploymentState(current[0]), state)
+                    raise rules.unknown_deployment(deployment_id)
+                raise rules.terminal_refusal(deployment_id, DeploymentState(current[0]), state)
             seq = next_seq(tx, "transitions", "deployment_id", deployment_id)
             tx.insert(
                 "transitions",
@@ -192,7 +192,7 @@ class LiteLedger:
         new_rows = rows.check_rows([self._clean(r) for r in results], first_seq=1)
         with self._db.writing() as tx:
             if not _exists(tx, "deployments", "id", deployment_id):
-                raise records.unknown_deployment(deployment_id)
+                raise rules.unknown_deployment(deployment_id)
             offset = next_seq(tx, "check_results", "deployment_id", deployment_id) - 1
             for row in new_rows:
                 row["seq"] += offset
@@ -249,7 +249,7 @@ class LiteLedger:
             except sqlite3.IntegrityError:
                 current = self.lock_info(env)
                 if current is not None:
-                    raise records.locked(current) from None
+                    raise rules.locked(current) from None
         raise LedgerError(
             f"could not take the lock of {env}: it was taken and released repeatedly",
             hint="another process is deploying to it in a loop; try again",
@@ -269,7 +269,7 @@ class LiteLedger:
             row = tx.row("locks", "WHERE env = ?", [env])
             current = None if row is None else rows.lock(row)
             if current is None or current.deployment_id != deployment_id:
-                raise records.no_such_lock(env, deployment_id, current)
+                raise rules.no_such_lock(env, deployment_id, current)
             tx.run("DELETE FROM locks WHERE env = ? AND deployment_id = ?", [env, deployment_id])
         return current
 
@@ -279,7 +279,7 @@ class LiteLedger:
         row = rows.request_row(request)
         decisions = [
             rows.decision_row(decision, request_id=request.id, seq=seq)
-            for seq, decision in enumerate(records.distinct_decisions(request), start=1)
+            for seq, decision in enumerate(rules.distinct_decisions(request), start=1)
         ]
         try:
             with self._db.writing() as tx:
@@ -288,7 +288,7 @@ class LiteLedger:
         except sqlite3.IntegrityError as error:
             with self._db.reading() as tx:
                 if _exists(tx, "approval_requests", "id", request.id):
-                    raise records.duplicate_request(request.id) from error
+                    raise rules.duplicate_request(request.id) from error
             raise _unrecordable(f"approval request {request.id}", error) from error
 
     def get_request(self, id_or_prefix: str) -> ApprovalRequest | None:
@@ -319,13 +319,13 @@ class LiteLedger:
         except sqlite3.IntegrityError as error:
             with self._db.reading() as tx:
                 if lite_requests.has_decided(tx, request_id, decision.reviewer):
-                    raise records.already_decided(decision.reviewer, request_id) from error
+                    raise rules.already_decided(decision.reviewer, request_id) from error
             raise _unrecordable(f"{decision.reviewer}'s decision", error) from error
 
     def set_request_state(
         self, request_id: str, state: RequestState, *, consumed_by: str | None = None
     ) -> ApprovalRequest:
-        wanted = records.request_move(request_id, state, consumed_by)
+        wanted = rules.request_move(request_id, state, consumed_by)
         with self._db.writing() as tx:
             lite_requests.move_request(tx, request_id, wanted, consumed_by=consumed_by)
             return lite_requests.load_request(tx, request_id)
@@ -338,7 +338,7 @@ class LiteLedger:
                 with self._db.writing() as tx:  # BEGIN IMMEDIATE: appenders take turns
                     last = _last_event(tx)
                     event = make(last)
-                    tx.insert("audit_events", records.audit_event(event, last))
+                    tx.insert("audit_events", rules.audit_event(event, last))
                 return event
             except sqlite3.IntegrityError as error:
                 if event is None or not self._audit_seq_taken(event.seq):
@@ -383,15 +383,15 @@ def resolve(tx: Transaction, table: str, column: str, key: str, *, noun: str) ->
     """The full key named by ``key``: itself when it exists, else the one it prefixes."""
     if _exists(tx, table, column, key):
         return key
-    if not records.usable_prefix(key):
+    if not rules.usable_prefix(key):
         return None
     # substr, not LIKE: LIKE is case-insensitive on SQLite and treats _ and % as wildcards.
     matches = tx.all(
         f'SELECT "{column}" FROM {table} WHERE substr("{column}", 1, ?) = ? '
         f'ORDER BY "{column}" LIMIT ?',
-        [len(key), key, records.SHOWN_CANDIDATES + 1],
+        [len(key), key, rules.SHOWN_CANDIDATES + 1],
     )
-    return records.pick_unique(key, [m[0] for m in matches], noun=noun)
+    return rules.pick_unique(key, [m[0] for m in matches], noun=noun)
 
 
 def next_seq(tx: Transaction, table: str, parent: str, key: str) -> int:

@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from lambda_promote.errors import LedgerError
-from lambda_promote.ledger.records import utc
+from lambda_promote.ledger.rules import utc
 
 BUSY_TIMEOUT_SECONDS = 30  # as engine.BUSY_TIMEOUT_SECONDS
 MIGRATIONS = Path(__file__).with_name("migrations") / "versions"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lambda_promote.ledger import records, rows
+from lambda_promote.ledger import rows, rules
 from lambda_promote.ledger.lite_db import Transaction
 from lambda_promote.model import ApprovalDecision, ApprovalRequest, RequestState
 
@@ -23,7 +23,7 @@ _REQUEST_SEQ = "seq:SELECT coalesce(max(seq), 0) + 1 FROM approval_requests"
 
 def insert_request(tx: Transaction, row: dict[str, Any], decisions: list[dict[str, Any]]) -> None:
     if tx.one("SELECT 1 FROM approval_requests WHERE id = ?", [row["id"]]) is not None:
-        raise records.duplicate_request(row["id"])
+        raise rules.duplicate_request(row["id"])
     tx.insert("approval_requests", row, extra=_REQUEST_SEQ)
     for decision in decisions:
         tx.insert("approval_decisions", decision)
@@ -77,11 +77,11 @@ def append_decision(tx: Transaction, request_id: str, decision: ApprovalDecision
     """Refused unless the request is open and this reviewer has not decided on it yet."""
     found = tx.one("SELECT state FROM approval_requests WHERE id = ?", [request_id])
     if found is None:
-        raise records.unknown_request(request_id)
+        raise rules.unknown_request(request_id)
     if found[0] != _OPEN:
-        raise records.closed_request(request_id, RequestState(found[0]))
+        raise rules.closed_request(request_id, RequestState(found[0]))
     if has_decided(tx, request_id, decision.reviewer):
-        raise records.already_decided(decision.reviewer, request_id)
+        raise rules.already_decided(decision.reviewer, request_id)
     highest = tx.one(
         "SELECT coalesce(max(seq), 0) FROM approval_decisions WHERE request_id = ?", [request_id]
     )
@@ -109,5 +109,5 @@ def move_request(
         return
     current = tx.one("SELECT state, consumed_by FROM approval_requests WHERE id = ?", [request_id])
     if current is None:
-        raise records.unknown_request(request_id)
-    raise records.refused_move(request_id, RequestState(current[0]), wanted, consumed_by=current[1])
+        raise rules.unknown_request(request_id)
+    raise rules.refused_move(request_id, RequestState(current[0]), wanted, consumed_by=current[1])

@@ -33,7 +33,7 @@ def gather_env(ws: Workspace, env: str, *, ledger: Ledger) -> EnvFacts:
     """The environment as it is: where the alias points, who holds the lock, what a dead
     process left unfinished. The function is addressed for the deployment about to start
     (its id names the AWS session, so CloudTrail shows who did what)."""
-    from lambda_promote.config.loader import require_env
+    from lambda_promote.config.lookup import require_env
     from lambda_promote.deploy import lock_is_stale, new_deployment_id
 
     spec = require_env(ws.config, env)
