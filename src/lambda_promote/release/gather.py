@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from lambda_promote.errors import ArtifactError, GateBlocked
 from lambda_promote.model import Artifact, Deployment
-from lambda_promote.promotion import succeeded_digests
 from lambda_promote.release.models import EnvFacts, GateDecision, ReleaseFacts, RollbackFacts
 
 if TYPE_CHECKING:
@@ -70,6 +69,8 @@ def gather_release(
     attested.warn_if_unkeyed(ws, env.spec)
     source = env.spec.promote_from
     if source:
+        from lambda_promote.promotion import succeeded_digests  # promotions only: not deploy
+
         succeeded = tuple(succeeded_digests(ledger, source))
         if digest is None and not succeeded:
             return ReleaseFacts(None, None, None, source_env=source)
