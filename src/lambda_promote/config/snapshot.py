@@ -15,8 +15,10 @@ mappings of models), taken from the models when it is written, so this module ne
 the schema and follows it when it changes. A setting that plain JSON cannot carry exactly
 (a YAML date in a check's payload, say) means no snapshot is written.
 
-Trust: the snapshot lives in ``.lambda-promote/cache/config/`` beside the SQLite ledger, the
-artifact store and the build stamps; whoever can write there can already change those.
+Trust: the snapshot is believed as promote.yaml would be, so it lives in
+``.lambda-promote/config/`` beside the SQLite ledger and the artifact store — whoever can
+write there can already change what a command does — and not in ``cache/``, which a CI job
+may restore from a shared cache (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def load(path: Path, *, check_source: bool = True) -> Config:
 def snapshot_path(config_path: Path) -> Path:
     """One snapshot per promote.yaml (a project may have several, chosen with --config)."""
     key = hashlib.sha256(str(config_path).encode()).hexdigest()[:16]
-    return config_path.parent / ".lambda-promote" / "cache" / "config" / f"{key}.json"
+    return config_path.parent / ".lambda-promote" / "config" / f"{key}.json"
 
 
 def recall(path: Path) -> Config | None:
