@@ -11,6 +11,7 @@ back (exit 3), or one that failed before touching anything, it would move the en
                                        finish it: back to the previous version, verified;
                                        otherwise a person is needed (exit 4)
     anything else                    → say what is live, change nothing
+    another live deployment holds it → say so and leave it to that one (it resolves first)
 
 The dead job ran on another runner, so its environment lock cannot be recognised as stale
 from here; ``dead_host`` names that runner (the deploy job records it) and locks held there
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 
 from lambda_promote import service
 from lambda_promote.config.loader import require_env
-from lambda_promote.errors import RollbackFailed
+from lambda_promote.errors import EnvironmentLocked, RollbackFailed
 from lambda_promote.model import Deployment, DeploymentState
 from lambda_promote.workspace import Workspace
 
@@ -35,9 +36,15 @@ class Resolution:
     recovered: list[Deployment] = field(default_factory=list)
     finished: Deployment | None = None
     broke_lock: str | None = None
+    held_by: str | None = None  # another live deployment holds the environment
 
     @property
     def summary(self) -> str:
+        if self.held_by is not None:
+            return (
+                f"{self.env}: {self.held_by} holds it now and resolves what was left before it "
+                f"starts; nothing to do here (version {self.live_version or '-'} is live)"
+            )
         if self.recovered:
             states = ", ".join(f"{d.id} → {d.state.value}" for d in self.recovered)
             return f"{self.env}: resolved interrupted work ({states})"
@@ -55,7 +62,16 @@ def resolve_leftovers(
     result = Resolution(env)
     result.broke_lock = _break_dead_lock(ws, env, dead_host)
     runner = service.deployer(ws)
-    result.recovered = runner.recover(fn, spec)
+    try:
+        result.recovered = runner.recover(fn, spec)
+    except EnvironmentLocked:
+        # Not the dead job's lock (that one was broken above): a newer run's deploy took the
+        # environment, and a deploy resolves interrupted work first (DESIGN §5.5). Waiting
+        # for it, or failing this job, would only make a red mark where nothing is wrong.
+        info = ws.ledger.lock_info(env)
+        result.held_by = info.holder if info is not None else "another deployment"
+        result.live_version = ws.target.alias_state(fn).version
+        return result
     for dep in result.recovered:
         if dep.state is DeploymentState.ROLLBACK_FAILED:
             raise _needs_person(dep, "its interrupted work could not be undone")
