@@ -11,7 +11,8 @@ back (exit 3), or one that failed before touching anything, it would move the en
                                        finish it: back to the previous version, verified;
                                        otherwise a person is needed (exit 4)
     anything else                    → say what is live, change nothing
-    another live deployment holds it → say so and leave it to that one (it resolves first)
+    a live deploy on another runner  → say so and leave it to that one (it resolves first)
+    holds it (the dead runner known)
 
 The dead job ran on another runner, so its environment lock cannot be recognised as stale
 from here; ``dead_host`` names that runner (the deploy job records it) and locks held there
@@ -65,11 +66,14 @@ def resolve_leftovers(
     try:
         result.recovered = runner.recover(fn, spec)
     except EnvironmentLocked:
-        # Not the dead job's lock (that one was broken above): a newer run's deploy took the
-        # environment, and a deploy resolves interrupted work first (DESIGN §5.5). Waiting
-        # for it, or failing this job, would only make a red mark where nothing is wrong.
         info = ws.ledger.lock_info(env)
-        result.held_by = info.holder if info is not None else "another deployment"
+        if not dead_host or info is None or _host(info.holder) == dead_host:
+            raise
+        # The dead job's runner is known and this lock is not its own (that one was broken
+        # above): a newer run's deploy took the environment, and a deploy resolves
+        # interrupted work first (DESIGN §5.5). Failing here would be a red mark where
+        # nothing is wrong; without the runner's name nothing can be told apart: exit 6.
+        result.held_by = info.holder
         result.live_version = ws.target.alias_state(fn).version
         return result
     for dep in result.recovered:
@@ -116,11 +120,15 @@ def _break_dead_lock(ws: Workspace, env: str, dead_host: str | None) -> str | No
     info = ws.ledger.lock_info(env)
     if not dead_host or info is None:
         return None
-    _, _, where = info.holder.rpartition("@")
-    if where.rpartition(":")[0] != dead_host:
+    if _host(info.holder) != dead_host:
         return None
     service.unlock(ws, env, info.deployment_id)
     return info.holder
+
+
+def _host(holder: str) -> str:
+    """The host of a lock holder ``user@host:pid``."""
+    return holder.rpartition("@")[2].rpartition(":")[0]
 
 
 def _needs_person(dep: Deployment, why: str) -> RollbackFailed:
