@@ -227,6 +227,7 @@ def _command_name() -> str:
 # Commands live in their own module so this one stays a thin frame.
 from lambda_promote import commands as _commands  # noqa: E402, F401
 from lambda_promote import commands_audit as _commands_audit  # noqa: E402, F401
+from lambda_promote import commands_aws as _commands_aws  # noqa: E402, F401
 from lambda_promote import commands_gate as _commands_gate  # noqa: E402, F401
 from lambda_promote import commands_github as _commands_github  # noqa: E402, F401
 from lambda_promote import commands_report as _commands_report  # noqa: E402, F401
