@@ -136,6 +136,10 @@ def _permissions(env: str, fn: FunctionRef, reads: Reads, *, caller: str, arn: s
 def _invoker_findings(env: str, fn: FunctionRef, reads: Reads) -> list[Finding]:
     out = []
     for invoker in reads.invokers(fn):
+        if invoker.kind == "unreadable":
+            hint = "check it by hand in the console (Configuration → Triggers, Function URL)"
+            out.append(Finding(env, "invokers", "info", invoker.name, hint))
+            continue
         target = str(invoker.function_arn)
         if target.endswith(f":{fn.alias}"):
             continue
@@ -155,7 +159,7 @@ def _invoker_findings(env: str, fn: FunctionRef, reads: Reads) -> list[Finding]:
                 f"…:function:{fn.function_name}:{fn.alias}); docs/aws.md, 'Triggers use the alias'",
             )
         )
-    if not out:
+    if not [f for f in out if f.level == "problem"]:
         out.append(Finding(env, "invokers", "ok", f"nothing invokes $LATEST of {fn.function_name}"))
     return out
 

@@ -68,10 +68,13 @@ class AwsDoctorReads:
                 resource = str(statement.get("Resource", ""))
                 found.append(Invoker("resource policy", f"{statement.get('Sid')} {principal}",
                                      resource))  # fmt: skip
-        with translated("listing the function URLs of", where=where_text(fn)):
-            urls = client.list_function_url_configs(FunctionName=fn.function_name)
-            for url in urls.get("FunctionUrlConfigs", []):
-                found.append(Invoker("function URL", url["FunctionUrl"], url["FunctionArn"]))
+        try:
+            with translated("listing the function URLs of", where=where_text(fn)):
+                urls = client.list_function_url_configs(FunctionName=fn.function_name)
+        except TargetError as exc:  # e.g. an endpoint without function URLs
+            return [*found, Invoker("unreadable", exc.message, "")]
+        for url in urls.get("FunctionUrlConfigs", []):
+            found.append(Invoker("function URL", url["FunctionUrl"], url["FunctionArn"]))
         return found
 
     def missing_alarms(self, fn: FunctionRef, names: list[str]) -> list[str]:
@@ -88,16 +91,20 @@ class AwsDoctorReads:
         """IAM's verdict per action (``allowed``, ``implicitDeny``, …) for ``principal``;
         ``TargetError`` when the caller may not simulate."""
         iam: Any = self._connector.client(fn, "iam")
-        with translated("simulating the deploy role's policy for", where=where_text(fn)):
-            answer = iam.simulate_principal_policy(
-                PolicySourceArn=principal, ActionNames=actions, ResourceArns=resources
-            )
+        try:
+            with translated("simulating the deploy role's policy for", where=where_text(fn)):
+                answer = iam.simulate_principal_policy(
+                    PolicySourceArn=principal, ActionNames=actions, ResourceArns=resources
+                )
+        except TargetError:
+            raise
+        except Exception as exc:  # an endpoint without the API (moto, some partitions)
+            raise TargetError(
+                f"IAM policy simulation is not available here: {type(exc).__name__}"
+            ) from None
         verdicts: dict[str, str] = {}
         for result in answer.get("EvaluationResults", []):
             name = result["EvalActionName"]
             if verdicts.get(name) != "allowed":
                 verdicts[name] = result["EvalDecision"]
         return verdicts
-
-
-__all__ = ["AwsDoctorReads", "Invoker", "TargetError"]
