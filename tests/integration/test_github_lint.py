@@ -1,5 +1,5 @@
 """The generated workflows pass the two linters DESIGN §10 names, run as real processes:
-actionlint reports no error, and zizmor (offline; regular, pedantic and auditor personas) no finding,
+actionlint reports no error, and zizmor (offline; regular, pedantic, auditor) no finding,
 on every golden workflow and on the example project's committed workflow."""
 
 from __future__ import annotations
