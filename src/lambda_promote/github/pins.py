@@ -39,8 +39,8 @@ ALL = (CHECKOUT, SETUP_PYTHON, UPLOAD_ARTIFACT, DOWNLOAD_ARTIFACT, AWS_CREDENTIA
 
 
 _USES = re.compile(
-    r"^(?P<lead>\s*(?:-\s+)?uses:\s+)(?P<repo>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40})"
-    r"(?P<gap>\s+#\s+)(?P<version>v\d+(?:\.\d+)*)\s*$",
+    r"^(?P<lead>[ \t]*(?:-[ \t]+)?uses:[ \t]+)(?P<repo>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40})"
+    r"(?P<gap>[ \t]+#[ \t]+)(?P<version>v\d+(?:\.\d+)*)[ \t]*$",
     re.MULTILINE,
 )
 
