@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from lambda_promote.cli import Invocation, Outcome, cli, command
+from lambda_promote.invocation import Invocation, Outcome, cli, command
 
 
 @click.group("aws")

@@ -20,9 +20,9 @@ from lambda_promote.artifacts_s3 import S3Store
 from lambda_promote.aws_policy import CALLS, Where, build_role, iam_action, roles_for
 from lambda_promote.config.schema import Approval, Check, Config, Environment
 from lambda_promote.deploy import Deployer
-from lambda_promote.history import candidate_from_good
 from lambda_promote.journal import Journal
 from lambda_promote.model import DeploymentState, FunctionRef
+from lambda_promote.release.rollback import candidate_from_good
 from lambda_promote.targets.aws import TemporaryCredentials, default_session
 from lambda_promote.targets.aws_s3 import S3Api
 from lambda_promote.targets.aws_target import AwsTarget

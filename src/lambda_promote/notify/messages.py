@@ -13,7 +13,7 @@ from typing import Any
 
 from lambda_promote.model import ApprovalRequest, Deployment
 from lambda_promote.notify.events import NotificationEvent
-from lambda_promote.render import deployment_json, iso
+from lambda_promote.output import deployment_json, iso
 
 SCHEMA_VERSION = 1
 _SLACK_TEXT_LIMIT = 2900  # Slack refuses section texts over 3000 characters
@@ -119,12 +119,12 @@ def _deployment_facts(dep: Deployment | None) -> list[tuple[str, str]]:
     ]
     if dep.error:
         rows.append(("Error", dep.error))
-    rollback = dep.rollback or {}
-    if rollback:
-        outcome = "verified" if rollback.get("verified") else "NOT verified"
-        if rollback.get("error"):
-            outcome += f": {rollback['error']}"
-        rows.append(("Rollback", f"to version {rollback.get('to_version') or '(none)'}, {outcome}"))
+    rollback = dep.rollback_record
+    if rollback is not None:
+        outcome = "verified" if rollback.verified else "NOT verified"
+        if rollback.error:
+            outcome += f": {rollback.error}"
+        rows.append(("Rollback", f"to version {rollback.to_version or '(none)'}, {outcome}"))
     return rows
 
 
@@ -145,29 +145,26 @@ def _request_facts(request: ApprovalRequest) -> list[tuple[str, str]]:
 def evidence_lines(request: ApprovalRequest) -> list[str]:
     """What a reviewer needs before approving: provenance, upstream checks, what a rollback
     would restore, the commits that change."""
-    ev = request.evidence
+    ev = request.evidence_record
     lines = [
-        f"built by {ev.get('built_by') or request.built_by or '?'} from "
-        f"{ev.get('branch') or request.branch or '?'} @ {(ev.get('commit') or '?')[:12]}",
-        f"live now: version {ev.get('live_version') or '(none)'}; "
-        f"a rollback would restore version {ev.get('rollback_restores') or '(none)'}",
+        f"built by {ev.built_by or request.built_by or '?'} from "
+        f"{ev.branch or request.branch or '?'} @ {(ev.commit or '?')[:12]}",
+        f"live now: version {ev.live_version or '(none)'}; "
+        f"a rollback would restore version {ev.rollback_restores or '(none)'}",
     ]
-    source = ev.get("source")
-    if isinstance(source, dict):
-        checks = source.get("checks") or []
-        passed = sum(1 for c in checks if c.get("ok"))
+    source = ev.source
+    if source is not None:
         lines.append(
-            f"{source.get('env')}: {passed}/{len(checks)} checks passed "
-            f"(deployment {source.get('deployment')})"
+            f"{source.env}: {source.passed}/{len(source.checks)} checks passed "
+            f"(deployment {source.deployment})"
         )
         lines += [
             f"  {'✓' if c.get('ok') else '✗'} {c.get('name')} {c.get('latency_ms')} ms"
-            for c in checks
+            for c in source.checks
         ]
-    commits = ev.get("commits") or []
-    if commits:
-        lines.append(f"{len(commits)} commit(s):")
-        lines += [f"  {c}" for c in commits[:10]]
+    if ev.commits:
+        lines.append(f"{len(ev.commits)} commit(s):")
+        lines += [f"  {c}" for c in ev.commits[:10]]
     return lines
 
 
