@@ -63,7 +63,8 @@ def rich_project(root: Path) -> Path:
     """The orders-api example with every kind of setting there is."""
     text = EXAMPLE.read_text()
     text = text.replace("\ntriggers:", RICH_EXTRA + "\ntriggers:", 1)
-    text = text.rstrip() + "\n" + NOTIFY_EXTRA
+    slack = "  slack: {webhook_url_env: SLACK_WEBHOOK_URL}\n"
+    text = text.replace(slack, slack + NOTIFY_EXTRA.lstrip("\n"), 1)
     path = root / "promote.yaml"
     path.write_text(text)
     (root / ".lambda-promote").mkdir(exist_ok=True)  # as any command but the first leaves it
