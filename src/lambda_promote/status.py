@@ -16,7 +16,7 @@ from lambda_promote.workspace import Workspace
 
 def _environment(ws: Workspace, env: str) -> None:
     # Imported here: the loader brings pydantic, which a cache-hit build never needs.
-    from lambda_promote.config.loader import require_env
+    from lambda_promote.config.lookup import require_env
 
     require_env(ws.config, env)
 
