@@ -252,3 +252,37 @@ def test_a_fresh_checkout_gets_no_snapshot_and_no_state_folder(tmp_path: Path):
 
     assert config.project == "orders-api"
     assert not (tmp_path / ".lambda-promote").exists()
+
+
+def _edit_snapshot(path: Path, edit: Any) -> None:
+    stored = snapshot.snapshot_path(path.absolute())
+    document = json.loads(stored.read_text())
+    edit(document["data"])
+    stored.write_text(json.dumps(document))
+
+
+def test_with_an_audit_key_an_edited_snapshot_cannot_drop_the_approval_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Whoever can write .lambda-promote/ but does not hold the key must not be able to
+    change what the gate believes promote.yaml says (the keyed trust of docs/operations.md)."""
+    monkeypatch.setenv("LAMBDA_PROMOTE_AUDIT_KEY", "k" * 32)
+    path = rich_project(tmp_path)
+    snapshot.load(path, check_source=False)
+    assert isinstance(snapshot.load(path, check_source=False), ConfigSnapshot)
+
+    _edit_snapshot(path, lambda data: data["environments"]["production"].update(approval=None))
+
+    believed = snapshot.load(path, check_source=False)
+    assert not isinstance(believed, ConfigSnapshot)  # the full path, from promote.yaml itself
+    assert believed.environments["production"].approval is not None
+
+
+def test_a_snapshot_written_under_another_key_is_not_believed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    path = rich_project(tmp_path)
+    snapshot.load(path, check_source=False)  # written without a key
+    monkeypatch.setenv("LAMBDA_PROMOTE_AUDIT_KEY", "k" * 32)
+    assert not isinstance(snapshot.load(path, check_source=False), ConfigSnapshot)
+    assert isinstance(snapshot.load(path, check_source=False), ConfigSnapshot)  # now signed

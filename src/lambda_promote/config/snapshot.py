@@ -15,7 +15,8 @@ mappings of models), taken from the models when it is written, so this module ne
 the schema and follows it when it changes. A setting that plain JSON cannot carry exactly
 (a YAML date in a check's payload, say) means no snapshot is written.
 
-Trust: the snapshot is believed as promote.yaml would be, so it lives in
+Trust: with LAMBDA_PROMOTE_AUDIT_KEY set, a snapshot is believed only when signed with that
+key. Without a key, the snapshot is believed as promote.yaml would be, so it lives in
 ``.lambda-promote/config/`` beside the SQLite ledger and the artifact store — whoever can
 write there can already change what a command does — and not in ``cache/``, which a CI job
 may restore from a shared cache (docs/operations.md).
@@ -24,12 +25,14 @@ may restore from a shared cache (docs/operations.md).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from lambda_promote import __version__
+from lambda_promote.audit_trail import KEY_VARIABLE
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -70,6 +73,8 @@ def recall(path: Path) -> Config | None:
         key = (document["format"], document["version"], document["sha256"], document["path"])
         if key != (SNAPSHOT_FORMAT, __version__, digest, str(path)):
             return None
+        if document.get("mac") != _mac(document):
+            return None  # edited, or signed under another key (or none): not believed
         settings = build(document["data"], document["shape"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # the full path reads the file and reports whatever is wrong
@@ -102,10 +107,24 @@ def remember(config: Config) -> None:
         "shape": shape_of(type(config)),
         "data": json.loads(text),
     }
+    document["mac"] = _mac(document)
     try:
         _write_atomically(snapshot_path(config.path), json.dumps(document))
     except OSError:
         return
+
+
+def _mac(document: dict[str, Any]) -> str | None:
+    """With an audit key, the snapshot is signed with it: someone who can write
+    ``.lambda-promote/`` but does not hold the key cannot change what the gate believes
+    promote.yaml says (a removed ``approval:``), which the keyed trail otherwise prevents.
+    Without a key it is believed as the ledger beside it is (docs/operations.md)."""
+    key = os.environ.get(KEY_VARIABLE)
+    if not key:
+        return None
+    body = {name: value for name, value in document.items() if name != "mac"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(key.encode(), b"lambda-promote config snapshot\n" + text, "sha256").hexdigest()
 
 
 def shape_of(model: type[BaseModel]) -> Shape:
