@@ -78,7 +78,7 @@ def rollback_plan(ws: Workspace, env: str, *, to: str | None, reason: str) -> Pl
 def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deployment:
     """Manual/emergency rollback (DESIGN §5.4), verified; see rollback.py for the rules."""
     for _attempt in range(2):
-        facts = gather.gather_env(ws, env, ledger=ws.ledger)
+        facts = gather.gather_env(ws, env, ledger=ws.ledger, changing=True)
         history = gather.gather_rollback(ws, facts, ledger=ws.ledger, to=to)
         done = execute_rollback(ws, plan_rollback(facts, history, to=to, reason=reason))
         if done is not None:

@@ -89,14 +89,30 @@ class AwsTarget:
 
     # --- the Target protocol ----------------------------------------------------------------
 
-    def alias_state(self, fn: FunctionRef) -> AliasState:
+    def alias_state(self, fn: FunctionRef, *, changing: bool = False) -> AliasState:
         api = self._api(fn)
         alias = api.alias(fn.alias)
         if alias is None:
             api.configuration()  # Lambda says "not found" for a missing function too: tell apart
             return AliasState(version=None)
+        if changing:
+            self._read_with_tags(fn, api, alias.version)
         digest = self._version_digest(fn, api, alias.version)
         return AliasState(alias.version, revision_id=alias.revision_id, digest=digest)
+
+    def _read_with_tags(self, fn: FunctionRef, api: LambdaApi, version: str) -> None:
+        """The live version's digest by GetFunction, which returns the function's tags too:
+        a command about to change the alias records the good-versions tag afterwards
+        (``record_good``) and needs no ListTags then. GetFunction is in the deploy policy,
+        not the read one, so only changing commands ask for it."""
+        with self._seen_lock:
+            if _version_key(fn, version) in self._digests:
+                return
+        read = api.function(version)
+        self._seen(fn, read.config)
+        if read.tags is not None:  # none set, or no lambda:ListTags: read them when needed
+            with self._seen_lock:
+                self._tags[_function_key(fn)] = read.tags
 
     def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
         api = self._api(fn)
