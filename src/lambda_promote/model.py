@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from lambda_promote.function_config import FunctionConfiguration
 
 DIGEST_PREFIX_LEN = 12
 
@@ -78,11 +81,36 @@ class FunctionRef:
     runtime: str = "python3.12"
     profile: str | None = None
     role_arn: str | None = None
-    variables: dict[str, str] = field(default_factory=dict)
-    timeout_seconds: int = 30
-    memory_mb: int = 128
+    # The effective configuration (DESIGN §11.3): None leaves the key as the function has it.
+    variables: Mapping[str, str] | None = None
+    timeout_seconds: int | None = None
+    memory_mb: int | None = None
+    ephemeral_storage_mb: int | None = None
+    layers: tuple[str, ...] | None = None
     # Names the deployment in e.g. the STS session, so CloudTrail says who did what.
     session_name: str = "lambda-promote"
+
+    @property
+    def configuration(self) -> FunctionConfiguration:
+        """What a publish applies with the code (the managed keys only)."""
+        return FunctionConfiguration(
+            memory_mb=self.memory_mb,
+            timeout_seconds=self.timeout_seconds,
+            ephemeral_storage_mb=self.ephemeral_storage_mb,
+            layers=tuple(self.layers) if self.layers is not None else None,
+            variables=dict(self.variables) if self.variables is not None else None,
+        )
+
+    def configured(self, configuration: FunctionConfiguration) -> FunctionRef:
+        """This function with ``configuration`` as the one to apply."""
+        return replace(
+            self,
+            memory_mb=configuration.memory_mb,
+            timeout_seconds=configuration.timeout_seconds,
+            ephemeral_storage_mb=configuration.ephemeral_storage_mb,
+            layers=configuration.layers,
+            variables=configuration.variables,
+        )
 
 
 @dataclass(frozen=True)
@@ -163,6 +191,12 @@ class Deployment:
     transitions: list[Transition] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     rollback: dict[str, Any] | None = None
+    # DESIGN §11.3: the effective configuration the version carries (``FunctionConfiguration
+    # .to_json``) and its digest; ``release_configuration`` is the part that came from
+    # ``function:`` (what a promotion carries on). None: recorded before configurations were.
+    configuration: dict[str, Any] | None = None
+    configuration_digest: str | None = None
+    release_configuration: dict[str, Any] | None = None
 
     @property
     def short_digest(self) -> str:
