@@ -196,7 +196,7 @@ def shown(data: Mapping[str, Any] | None) -> dict[str, Any]:
 def differences(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[str]:
     """What changes from ``before`` to ``after`` (both ``to_json`` forms), one line each,
     secret-looking values masked: ``memory_mb: 128 → 1024``, ``variables.NEW: added``."""
-    old, new = shown(before), shown(after)
+    old, new = dict(before or {}), dict(after or {})
     lines: list[str] = []
     for key in KEYS:
         if key == "variables":
@@ -213,10 +213,13 @@ def _variable_changes(old: Any, new: Any) -> list[str]:
         return [f"variables: {_count(old)} → {_count(new)}"]
     lines = []
     for name in sorted({*old, *new}):
+        secret = looks_secret(name)
         if name not in old:
-            lines.append(f"variables.{name}: added ({_text(new[name])})")
+            lines.append(f"variables.{name}: added ({MASK if secret else _text(new[name])})")
         elif name not in new:
             lines.append(f"variables.{name}: removed")
+        elif old[name] != new[name] and secret:
+            lines.append(f"variables.{name}: changed (value not shown)")
         elif old[name] != new[name]:
             lines.append(f"variables.{name}: {_text(old[name])} → {_text(new[name])}")
     return lines

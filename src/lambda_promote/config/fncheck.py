@@ -26,6 +26,7 @@ class Findings(Protocol):
     def error(self, path: FieldPath, text: str, hint: str) -> None: ...
     def warn(self, path: FieldPath, text: str, hint: str, *, at: FieldPath = ()) -> None: ...
 
+
 _RANGES: dict[str, tuple[tuple[int, int], str, str]] = {
     "memory_mb": (fc.MEMORY_MB, "MB", "memory_mb: 512"),
     "timeout_seconds": (fc.TIMEOUT_SECONDS, "seconds", "timeout_seconds: 30"),
