@@ -39,9 +39,13 @@ class FakeTarget:
     def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
         self._call("publish")
         wanted = fn.configuration.to_json()
-        if self.versions and self.versions[-1].digest == artifact.digest:
-            if self.configurations.get(self.versions[-1].version, {}) == wanted:
-                return self.versions[-1]
+        last = self.versions[-1] if self.versions else None
+        if (
+            last
+            and last.digest == artifact.digest
+            and self.configurations.get(last.version) == wanted
+        ):
+            return last
         published = PublishedVersion(version=str(len(self.versions) + 1), digest=artifact.digest)
         self.versions.append(published)
         self.configurations[published.version] = wanted

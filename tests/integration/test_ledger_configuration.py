@@ -99,6 +99,7 @@ def test_a_ledger_of_revision_0003_is_upgraded_and_its_deployments_have_no_confi
             )
             assert ledger.schema_upgraded
             old, new = ledger.get_deployment("d-old"), ledger.get_deployment("d-new")
-            assert old is not None and new is not None
+            assert old is not None
+            assert new is not None
             assert old.configuration is None
             assert new.configuration == {"memory_mb": 512}

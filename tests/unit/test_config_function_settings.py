@@ -129,7 +129,8 @@ def test_a_secret_looking_variable_is_a_warning_pointing_to_ssm(project: Path):
 
     [warning] = [w for w in report.warnings if "DB_PASSWORD" in w.message]
     assert warning.location == f"promote.yaml:{line_of(text, 'DB_PASSWORD')}"
-    assert "Parameter Store" in warning.hint and "Secrets Manager" in warning.hint
+    assert "Parameter Store" in warning.hint
+    assert "Secrets Manager" in warning.hint
     assert "hunter2" not in str(warning) + warning.hint
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +57,7 @@ class FunctionConfig:
     runtime: str = ""
     architectures: tuple[str, ...] = ()
     # Every key of DESIGN §11.3 as this version (or $LATEST) has it.
-    settings: FunctionConfiguration = FunctionConfiguration()
+    settings: FunctionConfiguration = field(default_factory=FunctionConfiguration)
 
 
 @dataclass(frozen=True)
