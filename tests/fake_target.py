@@ -43,7 +43,7 @@ class FakeTarget:
         if (
             last
             and last.digest == artifact.digest
-            and self.configurations.get(last.version) == wanted
+            and self.configurations.get(last.version, {}) == wanted
         ):
             return last
         published = PublishedVersion(version=str(len(self.versions) + 1), digest=artifact.digest)
