@@ -193,6 +193,27 @@ def shown(data: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def described(data: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """A recorded configuration as (label, text) rows for reports and ``show``; secret-looking
+    values masked, unmanaged keys left out."""
+    data = shown(data)
+    rows: list[tuple[str, str]] = []
+    units = {
+        "memory_mb": ("memory", " MB"),
+        "timeout_seconds": ("timeout", " s"),
+        "ephemeral_storage_mb": ("ephemeral storage", " MB"),
+    }
+    for key, (label, unit) in units.items():
+        if data.get(key) is not None:
+            rows.append((label, f"{data[key]}{unit}"))
+    if data.get("layers") is not None:
+        rows.append(("layers", ", ".join(data["layers"]) or "none"))
+    if data.get("variables") is not None:
+        pairs = [f"{name}={value}" for name, value in sorted(data["variables"].items())]
+        rows.append(("variables", ", ".join(pairs) or "none"))
+    return rows
+
+
 def differences(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[str]:
     """What changes from ``before`` to ``after`` (both ``to_json`` forms), one line each,
     secret-looking values masked: ``memory_mb: 128 → 1024``, ``variables.NEW: added``."""

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lambda_promote.function_config import shown
 from lambda_promote.model import ApprovalRequest, Artifact, Deployment
 
 
@@ -31,6 +32,9 @@ def deployment_json(dep: Deployment) -> dict[str, Any]:
         "updated_at": iso(dep.updated_at),
         "checks": [c.to_json() for c in verify],
         "rollback": dep.rollback,
+        # DESIGN §11.3; values of secret-looking variables masked. None: not recorded.
+        "configuration": shown(dep.configuration) if dep.configuration is not None else None,
+        "configuration_digest": dep.configuration_digest,
         "transitions": [
             {"state": t.state.value, "at": iso(t.at), "note": t.note} for t in dep.transitions
         ],
