@@ -82,9 +82,7 @@ def _verified_in_source(history: Sequence[Deployment], digest: str) -> Deploymen
     return None
 
 
-def changes_against_live(
-    history: Sequence[Deployment], configured: Configured
-) -> list[str] | None:
+def changes_against_live(history: Sequence[Deployment], configured: Configured) -> list[str] | None:
     """What the deployment would change in the environment's configuration, against what its
     ledger left live (``history`` newest first); None when the ledger cannot say."""
     live = ledger_live(history)

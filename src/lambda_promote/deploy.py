@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from lambda_promote import checks as health
 from lambda_promote.config.schema import Environment
+from lambda_promote.drift import Drift, drift_of, ledger_live, recorded_fields
 from lambda_promote.errors import (
     ConflictError,
     DeploymentRolledBack,
@@ -31,6 +32,7 @@ from lambda_promote.errors import (
     PromoteError,
     RollbackFailed,
 )
+from lambda_promote.function_config import FunctionConfiguration
 from lambda_promote.journal import Journal
 from lambda_promote.ledger.base import Ledger, LockInfo
 from lambda_promote.model import (
@@ -46,6 +48,9 @@ from lambda_promote.recovery import Action, decide
 from lambda_promote.targets.base import Target
 
 S = DeploymentState
+# How far back the ledger is read for drift and a rollback's configuration: the newest
+# finished deployment is what counts, and it is nearly always the first.
+DRIFT_HISTORY = 50
 
 
 def crash_point(name: str) -> None:
@@ -105,15 +110,19 @@ class Deployer:
         zip_path: Path,
         *,
         admit: Callable[[str], None] | None = None,
+        release_configuration: FunctionConfiguration | None = None,
     ) -> Deployment:
-        """Make ``artifact`` live in ``fn.env``. ``admit(deployment_id)`` runs under the lock
-        before anything is recorded: the gate, which raises to refuse or consumes its approval."""
+        """Make ``artifact`` live in ``fn.env`` with ``fn.configuration`` (DESIGN §11.3),
+        recorded with ``release_configuration``, the part of it a promotion carries on.
+        ``admit(deployment_id)`` runs under the lock before anything is recorded: the gate,
+        which raises to refuse or consumes its approval."""
         dep_id = self.new_id()
         with self._locked(fn.env, dep_id):
             self._resolve_unfinished(fn, env)
             if admit is not None:
                 admit(dep_id)
             alias = self.target.alias_state(fn)
+            drift, back_to = self._drift(fn, alias)
             dep = self.journal.open(
                 Deployment(
                     id=dep_id,
@@ -122,10 +131,17 @@ class Deployer:
                     state=S.PENDING,
                     kind=DeploymentKind.DEPLOY,
                     actor=self.actor,
-                    previous_version=alias.version,
-                    previous_digest=alias.digest,
+                    previous_version=back_to.version,
+                    previous_digest=back_to.digest,
+                    configuration=fn.configuration.to_json(),
+                    configuration_digest=fn.configuration.digest,
+                    release_configuration=(
+                        release_configuration.to_json() if release_configuration else None
+                    ),
                 )
             )
+            if drift is not None:
+                self.journal.note("deployment.drift", dep, drift.to_json())
             return self._publish_and_shift(
                 dep, fn, env=env, artifact=artifact, zip_path=zip_path, alias=alias
             )
@@ -171,6 +187,28 @@ class Deployer:
             if current is not None and not current.state.terminal:
                 self._roll_back(current, fn, env, cause=f"interrupted: {error!r}", shifted=shifted)
             raise
+
+    def _drift(self, fn: FunctionRef, alias: AliasState) -> tuple[Drift | None, AliasState]:
+        """Whether someone moved the alias behind the ledger's back, said before acting; and
+        where a failure rolls back to: the version the ledger left live, never one it does
+        not know (DESIGN §11.3)."""
+        expected = ledger_live(self.ledger.deployments(fn.env, limit=DRIFT_HISTORY))
+        if expected is None or expected.version == alias.version:
+            return None, alias
+        live_configuration = None
+        if alias.version is not None:
+            try:
+                live_configuration = self.target.configuration(fn, alias.version)
+            except PromoteError:
+                live_configuration = None  # drift is told without the configuration's part
+        drift = drift_of(expected, alias, live_configuration=live_configuration)
+        if drift is None:
+            return None, alias
+        self.progress.warn(f"{fn.env}: drift: {drift.detail}")
+        back_to = AliasState(
+            expected.version, revision_id=alias.revision_id, digest=expected.digest
+        )
+        return drift, back_to
 
     def _verify_new(
         self, dep: Deployment, fn: FunctionRef, env: Environment, shifted: AliasState
@@ -279,6 +317,7 @@ class Deployer:
         dep_id = self.new_id()
         with self._locked(fn.env, dep_id):
             alias = self.target.alias_state(fn)
+            history = self.ledger.deployments(fn.env, limit=DRIFT_HISTORY)
             dep = self.journal.open(
                 Deployment(
                     id=dep_id,
@@ -291,6 +330,7 @@ class Deployer:
                     version=version,
                     previous_version=alias.version,
                     previous_digest=alias.digest,
+                    **recorded_fields(history, version),
                 )
             )
             dep = self.journal.move(dep, S.SHIFTING, note=reason)

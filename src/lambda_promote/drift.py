@@ -70,10 +70,20 @@ def recorded_configuration(
     history: Sequence[Deployment], version: str | None
 ) -> dict[str, Any] | None:
     """The configuration recorded for ``version`` by the deployment that published it."""
+    return recorded_fields(history, version).get("configuration")
+
+
+def recorded_fields(history: Sequence[Deployment], version: str | None) -> dict[str, Any]:
+    """The configuration fields of the newest deployment that recorded ``version``'s (a
+    rollback to it records what it brings back); empty when none did."""
     for dep in history:
         if dep.version == version and dep.configuration_digest is not None:
-            return dep.configuration
-    return None
+            return {
+                "configuration": dep.configuration,
+                "configuration_digest": dep.configuration_digest,
+                "release_configuration": dep.release_configuration,
+            }
+    return {}
 
 
 def drift_of(
