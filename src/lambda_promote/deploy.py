@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from lambda_promote import checks as health
 from lambda_promote.config.schema import Environment
-from lambda_promote.drift import Drift, drift_of, ledger_live, recorded_fields
+from lambda_promote.drift import Drift, environment_drift, recorded_fields
 from lambda_promote.errors import (
     ConflictError,
     DeploymentRolledBack,
@@ -192,17 +192,11 @@ class Deployer:
         """Whether someone moved the alias behind the ledger's back, said before acting; and
         where a failure rolls back to: the version the ledger left live, never one it does
         not know (DESIGN §11.3)."""
-        expected = ledger_live(self.ledger.deployments(fn.env, limit=DRIFT_HISTORY))
-        if expected is None or expected.version == alias.version:
-            return None, alias
-        live_configuration = None
-        if alias.version is not None:
-            try:
-                live_configuration = self.target.configuration(fn, alias.version)
-            except PromoteError:
-                live_configuration = None  # drift is told without the configuration's part
-        drift = drift_of(expected, alias, live_configuration=live_configuration)
-        if drift is None:
+        history = self.ledger.deployments(fn.env, limit=DRIFT_HISTORY)
+        drift, expected = environment_drift(
+            history, alias, read_configuration=lambda v: live_configuration(self.target, fn, v)
+        )
+        if drift is None or expected is None:
             return None, alias
         self.progress.warn(f"{fn.env}: drift: {drift.detail}")
         back_to = AliasState(
@@ -456,6 +450,17 @@ class Deployer:
             yield
         finally:
             self.ledger.release_lock(env, deployment_id)
+
+
+def live_configuration(
+    target: Target, fn: FunctionRef, version: str
+) -> FunctionConfiguration | None:
+    """The configuration ``version`` runs with, or None when it cannot be read (drift is then
+    told without its configuration part)."""
+    try:
+        return target.configuration(fn, version)
+    except PromoteError:
+        return None
 
 
 def describe_failures(failed: Sequence[CheckResult]) -> str:

@@ -14,7 +14,7 @@ environment (a fresh machine: its ledger is not the memory of this function).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +122,22 @@ def drift_of(
         detail=detail + (": " + ", ".join(notes) if notes else ""),
         differs=tuple(differs),
     )
+
+
+def environment_drift(
+    history: Sequence[Deployment],
+    alias: AliasState,
+    *,
+    read_configuration: Callable[[str], FunctionConfiguration | None],
+) -> tuple[Drift | None, LedgerLive | None]:
+    """``drift_of`` over ``history`` (newest first), reading the live version's configuration
+    (``read_configuration(version)``) only when the alias is not where the ledger left it.
+    Also returns what the ledger left live (None when it cannot say)."""
+    expected = ledger_live(history)
+    if expected is None or expected.version == alias.version:
+        return None, expected
+    live = read_configuration(alias.version) if alias.version is not None else None
+    return drift_of(expected, alias, live_configuration=live), expected
 
 
 def _configuration_changes(

@@ -188,7 +188,28 @@ def _evidence(
                 "deployment": source[0].id,
                 "checks": [c.to_json() for c in (full.checks if full else [])],
             }
+    evidence["configuration"] = configuration_evidence(ws, env_name, artifact.digest)
     return evidence
+
+
+def configuration_evidence(ws: Workspace, env_name: str, digest: str) -> dict[str, Any]:
+    """DESIGN §11.3: the configuration the release would run with here, and what changes
+    against what the ledger left live (``changes`` None: the ledger cannot say)."""
+    from lambda_promote.configuring import changes_against_live, configured_for
+    from lambda_promote.deploy import DRIFT_HISTORY
+    from lambda_promote.function_config import described
+
+    source = ws.config.environments[env_name].promote_from
+    source_history = ws.ledger.deployments(source, limit=DRIFT_HISTORY) if source else []
+    configured = configured_for(ws.config, env_name, digest=digest, source_history=source_history)
+    here = ws.ledger.deployments(env_name, limit=DRIFT_HISTORY)
+    return {
+        "digest": configured.effective.digest,
+        "settings": [
+            f"{label} {text}" for label, text in described(configured.effective.to_json())
+        ],
+        "changes": changes_against_live(here, configured),
+    }
 
 
 def _commits_between(ws: Workspace, old: str | None, new: str | None) -> list[str]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lambda_promote.function_config import shown
+from lambda_promote.function_config import described, shown
 from lambda_promote.model import ApprovalRequest, Artifact, Deployment
 
 
@@ -87,6 +87,9 @@ def deployment_lines(dep: Deployment) -> list[str]:
         f"  version   {dep.previous_version or '(none)'} → {dep.version or '(none)'}",
         f"  by        {dep.actor} at {iso(dep.created_at)}",
     ]
+    if dep.configuration_digest is not None:
+        settings = "; ".join(f"{k} {v}" for k, v in described(dep.configuration)) or "none managed"
+        lines.append(f"  settings  {settings} (digest {dep.configuration_digest[:12]})")
     if dep.reason:
         lines.append(f"  reason    {dep.reason}")
     if dep.error:

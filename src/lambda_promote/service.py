@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambda_promote.errors import PromoteError, UsageError
-from lambda_promote.model import Artifact, Deployment, DeploymentState, FunctionRef
+from lambda_promote.model import AliasState, Artifact, Deployment, DeploymentState, FunctionRef
 from lambda_promote.workspace import Workspace, lock_holder
 
 if TYPE_CHECKING:
     from lambda_promote.build import BuildResult
     from lambda_promote.build.stamp import Recalled
     from lambda_promote.config.schema import Environment
+    from lambda_promote.configuring import Configured
     from lambda_promote.deploy import Deployer
+    from lambda_promote.drift import Drift
     from lambda_promote.journal import Listener
     from lambda_promote.ledger.base import LockInfo
     from lambda_promote.ui import UI
@@ -205,10 +207,30 @@ def deploy(ws: Workspace, env: str, *, artifact: str | None) -> Deployment:
     # is an atomic conditional update, so two deployments can never consume one approval.
     take_approval = promotion.admission(ws, env, chosen)
     fn, deployment_id = addressed(ws, env)
+    configured = configuration_for(ws, env, chosen.digest)
     dep = deployer(ws, deployment_id=deployment_id).deploy(
-        fn, spec, chosen, zip_path, admit=take_approval
+        fn.configured(configured.effective),
+        spec,
+        chosen,
+        zip_path,
+        admit=take_approval,
+        release_configuration=configured.release,
     )
     return raise_for_outcome(ws.ledger.get_deployment(dep.id) or dep)
+
+
+def configuration_for(ws: Workspace, env: str, digest: str) -> Configured:
+    """What ``env`` gets with the release ``digest`` (DESIGN §11.3): a promotion carries the
+    release part its source verified; whatever differs from today's ``function:`` is said."""
+    from lambda_promote.configuring import configured_for
+    from lambda_promote.deploy import DRIFT_HISTORY
+
+    source = ws.config.environments[env].promote_from
+    history = ws.ledger.deployments(source, limit=DRIFT_HISTORY) if source else []
+    configured = configured_for(ws.config, env, digest=digest, source_history=history)
+    for note in configured.notes:
+        ws.ui.warn(f"{env}: {note}")
+    return configured
 
 
 def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deployment:
@@ -288,6 +310,7 @@ class EnvStatus:
     in_flight: list[Deployment]
     lock: dict[str, Any] | None
     approvals: list[dict[str, Any]]
+    drift: Drift | None = None
 
 
 def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
@@ -311,8 +334,10 @@ def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
                 "since": iso(info.since),
                 "stale": lock_is_stale(info),
             }
+        drift = _drift(ws, fn, alias)
         result.append(
             EnvStatus(
+                drift=drift,
                 env=name,
                 function_name=fn.function_name,
                 alias=fn.alias,
@@ -326,6 +351,18 @@ def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
             )
         )
     return result
+
+
+def _drift(ws: Workspace, fn: FunctionRef, alias: AliasState) -> Drift | None:
+    """DESIGN §11.3: the alias points at a version the ledger did not put there."""
+    from lambda_promote.deploy import DRIFT_HISTORY, live_configuration
+    from lambda_promote.drift import environment_drift
+
+    history = ws.ledger.deployments(fn.env, limit=DRIFT_HISTORY)
+    drift, _ = environment_drift(
+        history, alias, read_configuration=lambda v: live_configuration(ws.target, fn, v)
+    )
+    return drift
 
 
 def pending_approvals(ws: Workspace, env: str) -> list[dict[str, Any]]:

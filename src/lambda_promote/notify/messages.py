@@ -164,11 +164,25 @@ def evidence_lines(request: ApprovalRequest) -> list[str]:
             f"  {'✓' if c.get('ok') else '✗'} {c.get('name')} {c.get('latency_ms')} ms"
             for c in checks
         ]
+    lines += _configuration_lines(ev.get("configuration"))
     commits = ev.get("commits") or []
     if commits:
         lines.append(f"{len(commits)} commit(s):")
         lines += [f"  {c}" for c in commits[:10]]
     return lines
+
+
+def _configuration_lines(configuration: Any) -> list[str]:
+    """DESIGN §11.3: what the release changes in the function's settings."""
+    if not isinstance(configuration, dict):
+        return []
+    changes = configuration.get("changes")
+    if changes:
+        return ["configuration changes:", *[f"  {line}" for line in changes]]
+    if changes is not None:
+        return ["configuration: unchanged"]
+    settings = "; ".join(configuration.get("settings") or []) or "none managed"
+    return [f"configuration: {settings} (nothing recorded live to compare with)"]
 
 
 # --- plain text and HTML (email) ---------------------------------------------------------------
