@@ -15,8 +15,14 @@ from typing import Any
 import pytest
 
 from aws_fixtures import MODES, MotoWorld, moto_world, release
+from fake_target import QuietProgress
+from fakes import MemoryLedger
+from lambda_promote.config.schema import Environment
+from lambda_promote.deploy import Deployer, live_configuration
+from lambda_promote.drift import environment_drift
 from lambda_promote.errors import ConflictError
-from lambda_promote.model import FunctionRef
+from lambda_promote.journal import Journal
+from lambda_promote.model import DeploymentState, FunctionRef
 from lambda_promote.targets.aws_target import AwsTarget
 
 FN = FunctionRef(env="staging", function_name="orders-staging", alias="live")
@@ -157,3 +163,53 @@ def test_someone_changing_the_function_meanwhile_stops_the_publish_as_a_conflict
 
     assert world.log.of("PublishVersion") == []
     assert version_config(world, "$LATEST")["MemorySize"] == 3000  # theirs, not overwritten
+
+
+def test_the_release_story_with_configuration_on_aws(world, tmp_path):
+    """Done-when of §11.3 on the aws target: a memory change deployed to staging is a new
+    version with the new memory; production gets it with its own override; rolling staging
+    back restores the old memory with the old code; moving the alias by hand is drift."""
+    world.create_function("orders-production")
+    target = AwsTarget(session_factory=world.sessions)
+    ledger = MemoryLedger()
+    d = Deployer(
+        ledger=ledger,
+        target=target,
+        journal=Journal(ledger),
+        actor="alice",
+        holder="alice@ci:1",
+        progress=QuietProgress(),
+    )
+    env = Environment(function_name=FN.function_name)
+    code = release(tmp_path, "a")
+
+    small = d.deploy(replace(FN, memory_mb=256), env, code.artifact, code.path)
+    big = d.deploy(replace(FN, memory_mb=1024), env, code.artifact, code.path)
+    production = FunctionRef("production", "orders-production", "live", memory_mb=2048)
+    promoted = d.deploy(production, env, code.artifact, code.path)
+
+    assert (small.version, big.version, big.state) == ("1", "2", DeploymentState.SUCCEEDED)
+    assert version_config(world, "live")["MemorySize"] == 1024
+    assert promoted.state is DeploymentState.SUCCEEDED
+    prod_live = (
+        world.session()
+        .client("lambda")
+        .get_function_configuration(FunctionName="orders-production", Qualifier="live")
+    )
+    assert prod_live["MemorySize"] == 2048
+
+    back = d.rollback_to(FN, env, version="1", digest=code.digest, reason="too big")
+    assert back.state is DeploymentState.SUCCEEDED
+    assert version_config(world, "live")["MemorySize"] == 256
+    assert ledger.get_deployment(back.id).configuration == {"memory_mb": 256}  # type: ignore[union-attr]
+
+    console = world.session().client("lambda")
+    console.update_alias(FunctionName=FN.function_name, Name="live", FunctionVersion="2")
+    drift, _ = environment_drift(
+        ledger.deployments("staging"),
+        target.alias_state(FN),
+        read_configuration=lambda v: live_configuration(target, FN, v),
+    )
+    assert drift is not None
+    assert (drift.expected_version, drift.live_version) == ("1", "2")
+    assert "memory_mb: 256 → 1024" in drift.detail
