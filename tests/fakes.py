@@ -1,7 +1,7 @@
 """Fakes implementing the tool's protocols, for unit tests of the code that uses them.
 
 ``MemoryLedger`` is the ``Ledger`` of ``lambda_promote.ledger.base`` in memory. It applies the
-same rules as ``SqlLedger`` (``lambda_promote.ledger.records``): the same errors, the same
+same rules as ``SqlLedger`` (``lambda_promote.ledger.rules``): the same errors, the same
 ordering, JSON values copied through JSON text, times required timezone-aware and returned in
 UTC, one decision per reviewer, one consumer per approval request, audit events stored only
 as the next seq. The contract suites in tests/integration/test_ledger.py and
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lambda_promote.ledger import records
+from lambda_promote.ledger import rules
 from lambda_promote.ledger.base import LockInfo
 from lambda_promote.model import (
     ApprovalDecision,
@@ -58,7 +58,7 @@ class MemoryLedger:
     """``Ledger`` in memory; ``clock`` gives the time of transitions and locks. Approval and
     audit writes hold a lock, so threads racing for one request see one winner, as on SQL."""
 
-    def __init__(self, *, clock: Callable[[], datetime] = records.now_utc) -> None:
+    def __init__(self, *, clock: Callable[[], datetime] = rules.now_utc) -> None:
         self._read_clock = clock
         self._artifacts: dict[str, Artifact] = {}
         self._deployments: dict[str, _StoredDeployment] = {}
@@ -73,7 +73,7 @@ class MemoryLedger:
         self.closed = True
 
     def _clock(self) -> datetime:
-        return records.utc(self._read_clock())  # kept in UTC, as the SQL columns are
+        return rules.utc(self._read_clock())  # kept in UTC, as the SQL columns are
 
     def __enter__(self) -> MemoryLedger:
         return self
@@ -83,10 +83,10 @@ class MemoryLedger:
 
     # --- releases -------------------------------------------------------------------------
     def record_artifact(self, artifact: Artifact) -> None:
-        files = records.load_json(
-            records.dump_json(list(artifact.files), what="the artifact's file list")
+        files = rules.load_json(
+            rules.dump_json(list(artifact.files), what="the artifact's file list")
         )
-        built_at = None if artifact.built_at is None else records.utc(artifact.built_at)
+        built_at = None if artifact.built_at is None else rules.utc(artifact.built_at)
         self._artifacts.setdefault(
             artifact.digest,
             dataclasses.replace(artifact, files=tuple(files), built_at=built_at),
@@ -99,16 +99,16 @@ class MemoryLedger:
 
     # --- deployments ----------------------------------------------------------------------
     def create_deployment(self, deployment: Deployment) -> Deployment:
-        created = records.utc(deployment.created_at) if deployment.created_at else self._clock()
-        updated = records.utc(deployment.updated_at) if deployment.updated_at else created
-        rollback_json = records.dump_json(deployment.rollback, what="the rollback")
-        configuration_json = records.dump_json(deployment.configuration, what="the configuration")
-        release_json = records.dump_json(
+        created = rules.utc(deployment.created_at) if deployment.created_at else self._clock()
+        updated = rules.utc(deployment.updated_at) if deployment.updated_at else created
+        rollback_json = rules.dump_json(deployment.rollback, what="the rollback")
+        configuration_json = rules.dump_json(deployment.configuration, what="the configuration")
+        release_json = rules.dump_json(
             deployment.release_configuration, what="the release configuration"
         )
         checks = [self._check_entry(result) for result in deployment.checks]
         if deployment.id in self._deployments:
-            raise records.duplicate_deployment(deployment.id)
+            raise rules.duplicate_deployment(deployment.id)
         state = DeploymentState(deployment.state)
         stored = dataclasses.replace(
             deployment,
@@ -138,17 +138,17 @@ class MemoryLedger:
         self, deployment_id: str, state: DeploymentState, *, note: str = "", **fields: Any
     ) -> Deployment:
         state = DeploymentState(state)
-        changes = records.transition_fields(fields)
+        changes = rules.transition_fields(fields)
         rollback_json = (
-            records.dump_json(changes.pop("rollback"), what="the rollback")
+            rules.dump_json(changes.pop("rollback"), what="the rollback")
             if "rollback" in changes
             else None
         )
         stored = self._deployments.get(deployment_id)
         if stored is None:
-            raise records.unknown_deployment(deployment_id)
+            raise rules.unknown_deployment(deployment_id)
         if stored.deployment.state.terminal:
-            raise records.terminal_refusal(deployment_id, stored.deployment.state, state)
+            raise rules.terminal_refusal(deployment_id, stored.deployment.state, state)
         if "rollback" in fields:
             stored.rollback_json = rollback_json
         at = self._clock()
@@ -162,7 +162,7 @@ class MemoryLedger:
         entries = [self._check_entry(result) for result in results]
         stored = self._deployments.get(deployment_id)
         if stored is None:
-            raise records.unknown_deployment(deployment_id)
+            raise rules.unknown_deployment(deployment_id)
         stored.checks.extend(entries)
 
     def get_deployment(self, id_or_prefix: str) -> Deployment | None:
@@ -196,7 +196,7 @@ class MemoryLedger:
     def acquire_lock(self, env: str, *, holder: str, deployment_id: str) -> None:
         current = self._locks.get(env)
         if current is not None:
-            raise records.locked(current)
+            raise rules.locked(current)
         self._locks[env] = LockInfo(
             env=env, holder=holder, deployment_id=deployment_id, since=self._clock()
         )
@@ -212,25 +212,25 @@ class MemoryLedger:
     def break_lock(self, env: str, deployment_id: str) -> LockInfo:
         current = self._locks.get(env)
         if current is None or current.deployment_id != deployment_id:
-            raise records.no_such_lock(env, deployment_id, current)
+            raise rules.no_such_lock(env, deployment_id, current)
         del self._locks[env]
         return current
 
     # --- approval requests ----------------------------------------------------------------
     def create_request(self, request: ApprovalRequest) -> ApprovalRequest:
-        evidence = records.evidence_json(request.evidence, request_id=request.id)
+        evidence = rules.evidence_json(request.evidence, request_id=request.id)
         stored = dataclasses.replace(
             request,
-            requested_at=records.utc(request.requested_at),
-            expires_at=records.utc(request.expires_at),
+            requested_at=rules.utc(request.requested_at),
+            expires_at=rules.utc(request.expires_at),
             state=RequestState(request.state),
             decisions=[],
             evidence={},
         )
-        decisions = [_decision_copy(d) for d in records.distinct_decisions(request)]
+        decisions = [_decision_copy(d) for d in rules.distinct_decisions(request)]
         with self._guard:
             if request.id in self._requests:
-                raise records.duplicate_request(request.id)
+                raise rules.duplicate_request(request.id)
             self._seq += 1
             self._requests[request.id] = _StoredRequest(stored, self._seq, evidence, decisions)
         return self._request(request.id)
@@ -262,25 +262,25 @@ class MemoryLedger:
         with self._guard:
             stored = self._requests.get(request_id)
             if stored is None:
-                raise records.unknown_request(request_id)
+                raise rules.unknown_request(request_id)
             if stored.request.state is not RequestState.OPEN:
-                raise records.closed_request(request_id, stored.request.state)
+                raise rules.closed_request(request_id, stored.request.state)
             if any(d.reviewer == decision.reviewer for d in stored.decisions):
-                raise records.already_decided(decision.reviewer, request_id)
+                raise rules.already_decided(decision.reviewer, request_id)
             stored.decisions.append(_decision_copy(decision))
         return self._request(request_id)
 
     def set_request_state(
         self, request_id: str, state: RequestState, *, consumed_by: str | None = None
     ) -> ApprovalRequest:
-        wanted = records.request_move(request_id, state, consumed_by)
+        wanted = rules.request_move(request_id, state, consumed_by)
         with self._guard:
             stored = self._requests.get(request_id)
             if stored is None:
-                raise records.unknown_request(request_id)
+                raise rules.unknown_request(request_id)
             current = stored.request
             if current.state is not RequestState.OPEN:
-                raise records.refused_move(
+                raise rules.refused_move(
                     request_id, current.state, wanted, consumed_by=current.consumed_by
                 )
             stored.request = dataclasses.replace(current, state=wanted, consumed_by=consumed_by)
@@ -291,7 +291,7 @@ class MemoryLedger:
         with self._guard:
             last = _audit_event(self._audit[-1]) if self._audit else None
             event = make(last)
-            self._audit.append(records.audit_event(event, last))
+            self._audit.append(rules.audit_event(event, last))
         return event
 
     def audit_head(self) -> AuditEvent | None:
@@ -311,14 +311,14 @@ class MemoryLedger:
     def _resolve(table: dict[str, Any], key: str, *, noun: str) -> str | None:
         if key in table:
             return key
-        if not records.usable_prefix(key):
+        if not rules.usable_prefix(key):
             return None
         matches = sorted(k for k in table if k.startswith(key))
-        return records.pick_unique(key, matches[: records.SHOWN_CANDIDATES + 1], noun=noun)
+        return rules.pick_unique(key, matches[: rules.SHOWN_CANDIDATES + 1], noun=noun)
 
     @staticmethod
     def _check_entry(result: CheckResult) -> tuple[CheckResult, str | None]:
-        response = records.dump_json(result.response, what=f"the response of check {result.name!r}")
+        response = rules.dump_json(result.response, what=f"the response of check {result.name!r}")
         plain = dataclasses.replace(
             result, ok=bool(result.ok), latency_ms=float(result.latency_ms), response=None
         )
@@ -329,9 +329,9 @@ class MemoryLedger:
             stored.deployment,
             transitions=[],
             checks=[],
-            rollback=records.load_json(stored.rollback_json),
-            configuration=records.load_json(stored.configuration_json),
-            release_configuration=records.load_json(stored.release_json),
+            rollback=rules.load_json(stored.rollback_json),
+            configuration=rules.load_json(stored.configuration_json),
+            release_configuration=rules.load_json(stored.release_json),
         )
 
     def _full(self, deployment_id: str) -> Deployment:
@@ -339,7 +339,7 @@ class MemoryLedger:
         deployment = self._summary(stored)
         deployment.transitions = list(stored.transitions)
         deployment.checks = [
-            dataclasses.replace(check, response=records.load_json(response))
+            dataclasses.replace(check, response=rules.load_json(response))
             for check, response in stored.checks
         ]
         return deployment
@@ -349,18 +349,16 @@ class MemoryLedger:
         return dataclasses.replace(
             stored.request,
             decisions=list(stored.decisions),
-            evidence=records.load_json(stored.evidence_json),
+            evidence=rules.load_json(stored.evidence_json),
         )
 
 
 def _decision_copy(decision: ApprovalDecision) -> ApprovalDecision:
-    return dataclasses.replace(
-        decision, approve=bool(decision.approve), at=records.utc(decision.at)
-    )
+    return dataclasses.replace(decision, approve=bool(decision.approve), at=rules.utc(decision.at))
 
 
 def _audit_event(row: dict[str, Any]) -> AuditEvent:
     """As SqlLedger reads a row back: the time in UTC, the details parsed from their text."""
     return AuditEvent(
-        **{**row, "at": records.utc(row["at"]), "details": records.audit_details(row["details"])}
+        **{**row, "at": rules.utc(row["at"]), "details": rules.audit_details(row["details"])}
     )

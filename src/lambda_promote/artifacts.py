@@ -13,23 +13,40 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
+from lambda_promote.artifacts_format import (
+    CHUNK,
+    MANIFEST_FORMAT,
+    MIN_PREFIX_LEN,
+    artifact_from_manifest,
+    atomic_file,
+    manifest_bytes,
+    manifest_dict,
+    resolve_prefix,
+    sha256_file,
+    write_atomically,
+)
 from lambda_promote.errors import ArtifactError, UsageError
 from lambda_promote.model import DIGEST_PREFIX_LEN, Artifact
 
-MANIFEST_FORMAT = 1
-MIN_PREFIX_LEN = 4
+__all__ = [
+    "MANIFEST_FORMAT",
+    "MIN_PREFIX_LEN",
+    "ArtifactStore",
+    "DirectoryStore",
+    "artifact_from_manifest",
+    "manifest_dict",
+    "open_store",
+    "resolve_prefix",
+    "sha256_file",
+    "write_atomically",
+]
+
 _DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
-_HEX_RE = re.compile(r"^[0-9a-f]+$")
-_CHUNK = 1 << 20
 
 
 class ArtifactStore(Protocol):
@@ -54,48 +71,6 @@ class ArtifactStore(Protocol):
     def list(self) -> list[Artifact]:
         """Every stored artifact, newest first."""
         ...
-
-
-def resolve_prefix(
-    digest_or_prefix: str,
-    candidates: Callable[[str], Iterable[str]],
-    *,
-    get: Callable[[str], Artifact],
-    where: str,
-    hint: str = "",
-) -> Artifact:
-    """The one stored artifact whose digest starts with ``digest_or_prefix`` (≥ 4 hex
-    characters); ``UsageError`` when it is malformed, unknown or ambiguous. ``candidates``
-    lists the stored digests starting with a prefix."""
-    wanted = digest_or_prefix.strip().lower()
-    if len(wanted) < MIN_PREFIX_LEN or not _HEX_RE.match(wanted):
-        raise UsageError(
-            f"{digest_or_prefix!r} is not an artifact digest",
-            hint=f"give the sha256 digest or a prefix of at least {MIN_PREFIX_LEN} hex "
-            "characters, as printed by 'lambda-promote build'",
-        )
-    matches = sorted(set(candidates(wanted)))
-    if len(matches) == 1:
-        return get(matches[0])
-    if not matches:
-        raise UsageError(
-            f"no artifact {wanted} in {where}",
-            hint=hint or "build one with 'lambda-promote build'",
-        )
-    shown = ", ".join(d[:DIGEST_PREFIX_LEN] for d in matches[:5])
-    raise UsageError(
-        f"artifact prefix {wanted} is ambiguous: it matches {shown}",
-        hint="give more characters of the digest",
-    )
-
-
-def sha256_file(path: Path) -> str:
-    """Lowercase hex sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def open_store(spec: str, *, root: Path) -> ArtifactStore:
@@ -138,7 +113,7 @@ class DirectoryStore:
         if existing is not None:
             return existing
         self.root.mkdir(parents=True, exist_ok=True)
-        with _atomic_file(self.zip_path(artifact.digest)) as out:
+        with atomic_file(self.zip_path(artifact.digest)) as out:
             actual = _copy_hashing(zip_path, out)
             if actual != artifact.digest:  # raised inside: the file is never put in place
                 raise ArtifactError(
@@ -146,7 +121,7 @@ class DirectoryStore:
                     f"not to the digest {artifact.digest} it was given",
                     hint="the file changed while it was being stored; build again",
                 )
-        write_atomically(self.manifest_path(artifact.digest), _manifest_bytes(artifact))
+        write_atomically(self.manifest_path(artifact.digest), manifest_bytes(artifact))
         return self.get(artifact.digest)
 
     def get(self, digest: str) -> Artifact:
@@ -242,78 +217,10 @@ def _require_digest(digest: str) -> None:
         )
 
 
-@contextmanager
-def _atomic_file(final: Path) -> Iterator[IO[bytes]]:
-    """Write to a temporary sibling and rename over ``final`` only when complete, so a
-    reader sees either nothing or the whole file."""
-    fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one rename (creating its folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic_file(path) as out:
-        out.write(data)
-
-
 def _copy_hashing(source: Path, out: IO[bytes]) -> str:
     digest = hashlib.sha256()
     with source.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
+        while chunk := stream.read(CHUNK):
             digest.update(chunk)
             out.write(chunk)
     return digest.hexdigest()
-
-
-def manifest_dict(artifact: Artifact) -> dict[str, Any]:
-    """The manifest as JSON data. The zip's location is not recorded: a store folder may
-    move (e.g. travel between CI jobs), so the path is filled in when read."""
-    return {
-        "format": MANIFEST_FORMAT,
-        "digest": artifact.digest,
-        "size": artifact.size,
-        "runtime": artifact.runtime,
-        "architecture": artifact.architecture,
-        "inputs_hash": artifact.inputs_hash,
-        "commit": artifact.commit,
-        "branch": artifact.branch,
-        "builder": artifact.builder,
-        "built_at": artifact.built_at.isoformat() if artifact.built_at else None,
-        "files": list(artifact.files),
-    }
-
-
-def _manifest_bytes(artifact: Artifact) -> bytes:
-    return (json.dumps(manifest_dict(artifact), indent=2, sort_keys=True) + "\n").encode()
-
-
-def artifact_from_manifest(data: Any, *, digest: str, path: Path) -> Artifact:
-    if not isinstance(data, dict) or data.get("digest") != digest:
-        raise ArtifactError(
-            f"the manifest of artifact {digest[:DIGEST_PREFIX_LEN]} does not describe it",
-            hint="delete it and build again with 'lambda-promote build'",
-        )
-    built_at = data.get("built_at")
-    return Artifact(
-        digest=digest,
-        size=int(data.get("size", 0)),
-        path=str(path),
-        files=tuple(str(f) for f in data.get("files", ())),
-        inputs_hash=str(data.get("inputs_hash", "")),
-        commit=data.get("commit"),
-        branch=data.get("branch"),
-        builder=str(data.get("builder", "")),
-        built_at=datetime.fromisoformat(built_at) if built_at else None,
-        runtime=str(data.get("runtime", "")),
-        architecture=str(data.get("architecture", "")),
-    )

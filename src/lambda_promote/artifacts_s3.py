@@ -21,7 +21,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from lambda_promote.artifacts import (
+from lambda_promote.artifacts_format import (
     artifact_from_manifest,
     manifest_dict,
     resolve_prefix,

@@ -1,12 +1,18 @@
-"""The commands of DESIGN §4, each a few lines: call ``service``, shape an ``Outcome``."""
+"""The commands of DESIGN §4, each a few lines: call the layer that does the work, shape an
+``Outcome``. ``deploy`` and ``rollback`` go through ``release`` (gather → plan → execute);
+``--dry-run`` shows the plan instead of executing it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from lambda_promote.cli import Invocation, Outcome, command
+from lambda_promote.invocation import Invocation, Outcome, command
+
+if TYPE_CHECKING:
+    from lambda_promote.release.models import Plan
 
 
 @command("init")
@@ -52,29 +58,38 @@ def validate_command(inv: Invocation) -> Outcome:
 @command("build")
 def build_command(inv: Invocation) -> Outcome:
     """Build the artifact once; identical inputs give the identical digest (cached)."""
-    from lambda_promote import service
-    from lambda_promote.render import artifact_json
+    from lambda_promote import building
+    from lambda_promote.output import artifact_json
 
-    recalled = service.build_unchanged(inv.config_path, inv.ui)
+    recalled = building.build_unchanged(inv.config_path, inv.ui)
     if recalled is not None:
         inv.keep_secret(recalled.plan.secret_names)
         art, cached = recalled.artifact, True
     else:
-        result = service.build(inv.workspace(check_source=True))
+        result = building.build(inv.workspace(check_source=True))
         art, cached = result.artifact, result.cached
     inv.ui.ok(f"artifact {art.short} ({art.size:,} bytes){' — cached' if cached else ''}")
     return Outcome(data={"artifact": artifact_json(art, cached=cached)}, text=art.digest)
 
 
+DRY_RUN_HELP = (
+    "Print the plan and change nothing; exit as the real run would start (0, 5 gated, 6 locked)."
+)
+
+
 @command("deploy")
 @click.argument("env")
 @click.option("--artifact", "digest", metavar="DIGEST", help="Deploy this built artifact.")
-def deploy_command(inv: Invocation, env: str, digest: str | None) -> Outcome:
+@click.option("--dry-run", is_flag=True, help=DRY_RUN_HELP)
+def deploy_command(inv: Invocation, env: str, digest: str | None, dry_run: bool) -> Outcome:
     """Deploy to ENV, verify with its checks, roll back automatically on failure."""
-    from lambda_promote import service
-    from lambda_promote.render import deployment_lines
+    from lambda_promote.output import deployment_lines
+    from lambda_promote.release import flows
 
-    dep = service.deploy(inv.workspace(check_source=digest is None), env, artifact=digest)
+    ws = inv.workspace(check_source=digest is None)
+    if dry_run:
+        return show_plan(inv, flows.deploy_plan(ws, env, artifact=digest))
+    dep = flows.deploy(ws, env, artifact=digest)
     for line in deployment_lines(dep)[1:4]:
         inv.ui.detail(line.strip())
     for check in dep.checks:
@@ -89,24 +104,46 @@ def deploy_command(inv: Invocation, env: str, digest: str | None) -> Outcome:
     "--to", "to", metavar="VERSION|DIGEST", help="Go to this version (default: the last good one)."
 )
 @click.option("--reason", default="", help="Why; kept in the ledger and the audit trail.")
-def rollback_command(inv: Invocation, env: str, to: str | None, reason: str) -> Outcome:
+@click.option("--dry-run", is_flag=True, help=DRY_RUN_HELP)
+def rollback_command(
+    inv: Invocation, env: str, to: str | None, reason: str, dry_run: bool
+) -> Outcome:
     """Manual/emergency rollback of ENV to an earlier good version, verified."""
-    from lambda_promote import service
+    from lambda_promote.release import flows
 
-    dep = service.rollback(inv.workspace(), env, to=to, reason=reason)
+    if dry_run:
+        return show_plan(inv, flows.rollback_plan(inv.workspace(), env, to=to, reason=reason))
+    dep = flows.rollback(inv.workspace(), env, to=to, reason=reason)
     return Outcome(data={"deployment": dep}, text=dep.id)
+
+
+def show_plan(inv: Invocation, plan: Plan, **data: Any) -> Outcome:
+    """A dry run's answer: the plan for people (stderr) and scripts (``plan``), exiting
+    as the real run would start — with its gate's or lock's error."""
+    from lambda_promote.release.display import plan_json, plan_lines
+
+    inv.ui.step(f"{plan.kind.value} {plan.env.env} (dry run): nothing will be changed")
+    for line in plan_lines(plan):
+        inv.ui.detail(line)
+    body = {"dry_run": True, "plan": plan_json(plan), **data}
+    stopping = plan.stopping_error()
+    if stopping is not None:
+        stopping.payload.update(body)
+        raise stopping
+    inv.ui.ok(f"{plan.env.env}: the {plan.kind.value} would proceed")
+    return Outcome(data=body)
 
 
 @command("status")
 @click.argument("env", required=False)
 def status_command(inv: Invocation, env: str | None) -> Outcome:
     """What is live where, locks, and deployments still in flight."""
-    from lambda_promote import service
+    from lambda_promote import status
     from lambda_promote.attested import UNKEYED_WARNING
     from lambda_promote.audit_trail import keyring
 
     ws = inv.workspace()
-    rows = service.status(ws, env)
+    rows = status.status(ws, env)
     key = keyring().current_id
     if key is None and any(
         e.promote_from or e.approval or e.branches for e in ws.config.environments.values()
@@ -164,7 +201,7 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
 def history_command(inv: Invocation, env: str | None, limit: int) -> Outcome:
     """Past deployments and rollbacks, newest first."""
     from lambda_promote.config.loader import require_env
-    from lambda_promote.render import iso
+    from lambda_promote.output import iso
 
     ws = inv.workspace()
     if env:
@@ -182,10 +219,10 @@ def history_command(inv: Invocation, env: str | None, limit: int) -> Outcome:
 @click.argument("deployment_id", metavar="DEPLOYMENT")
 def show_command(inv: Invocation, deployment_id: str) -> Outcome:
     """One deployment: its transitions, checks (with logs) and rollback."""
-    from lambda_promote import service
-    from lambda_promote.render import deployment_lines
+    from lambda_promote import status
+    from lambda_promote.output import deployment_lines
 
-    dep = service.show(inv.workspace(), deployment_id)
+    dep = status.show(inv.workspace(), deployment_id)
     return Outcome(data={"deployment": dep}, text="\n".join(deployment_lines(dep)))
 
 
@@ -194,9 +231,9 @@ def show_command(inv: Invocation, deployment_id: str) -> Outcome:
 @click.option("--id", "deployment_id", required=True, help="The deployment holding the lock.")
 def unlock_command(inv: Invocation, env: str, deployment_id: str) -> Outcome:
     """Break a stale lock on ENV (recorded)."""
-    from lambda_promote import service
+    from lambda_promote import status
 
-    return Outcome(data={"unlocked": service.unlock(inv.workspace(), env, deployment_id)})
+    return Outcome(data={"unlocked": status.unlock(inv.workspace(), env, deployment_id)})
 
 
 @command("demo")

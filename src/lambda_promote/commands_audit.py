@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lambda_promote.cli import Invocation, Outcome, command
+from lambda_promote.invocation import Invocation, Outcome, command
 
 if TYPE_CHECKING:
     from lambda_promote.audit import Keyring, Verification
@@ -55,7 +55,7 @@ def audit_command(
     reason: str,
 ) -> Outcome:
     """The audit trail; --verify checks that nothing was edited, removed or reordered."""
-    from lambda_promote.render import iso
+    from lambda_promote.output import iso
 
     ws = inv.workspace()
     if accept is not None:

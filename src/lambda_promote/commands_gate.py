@@ -3,11 +3,15 @@ in commands_audit.py.)"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from lambda_promote.cli import Invocation, Outcome, command
-from lambda_promote.model import ApprovalRequest
-from lambda_promote.render import request_json
+from lambda_promote.invocation import Invocation, Outcome, command
+
+if TYPE_CHECKING:
+    from lambda_promote.release.plan import RunPlan
+from lambda_promote.output import request_json
 
 
 @command("request-approval")
@@ -26,28 +30,12 @@ def request_approval_command(inv: Invocation, env: str, digest: str | None) -> O
         f"approval request {request.id}: {env} ← {request.short_digest} "
         f"(expires {request.expires_at:%Y-%m-%d %H:%M} UTC)"
     )
-    for line in _evidence_lines(request):
+    from lambda_promote.notify.messages import evidence_lines
+
+    for line in evidence_lines(request):
         inv.ui.detail(line)
     inv.ui.detail(f"approve with: lambda-promote approve {request.id} --env {env}")
     return Outcome(data={"approval_request": request_json(request, verdict)}, text=request.id)
-
-
-def _evidence_lines(request: ApprovalRequest) -> list[str]:
-    ev = request.evidence
-    lines = [
-        f"built by {ev.get('built_by')} from {ev.get('branch') or '?'} "
-        f"@ {(ev.get('commit') or '?')[:12]}",
-        f"a rollback would restore version {ev.get('rollback_restores') or '(none)'}",
-    ]
-    source = ev.get("source")
-    if source:
-        passed = sum(1 for c in source["checks"] if c["ok"])
-        lines.append(
-            f"{source['env']}: {passed}/{len(source['checks'])} checks passed "
-            f"(deployment {source['deployment']})"
-        )
-    lines += [f"  {c}" for c in ev.get("commits", [])[:10]]
-    return lines
 
 
 def _decide(inv: Invocation, ref: str, env: str, comment: str, *, approve: bool) -> Outcome:
@@ -88,21 +76,51 @@ def reject_command(inv: Invocation, ref: str, env: str, comment: str) -> Outcome
 )
 @click.option("--branch", help="Pushed branch, or a pull request's base branch.")
 @click.option("--env", "env", help="With workflow_dispatch: the environment to deploy.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan and change nothing; exit as the real run would start.",
+)
 def run_command(
-    inv: Invocation, event_name: str | None, branch: str | None, env: str | None
+    inv: Invocation, event_name: str | None, branch: str | None, env: str | None, dry_run: bool
 ) -> Outcome:
     """Do what promote.yaml's triggers say for an event (default: GitHub's)."""
-    from lambda_promote import runner
+    from lambda_promote.release import flows
 
-    event = runner.resolve_event(event_name, branch, env)
-    result = runner.run(inv.workspace(check_source=True), event)
-    if not result.plan.environments:
-        inv.ui.ok(result.plan.why)
+    event = flows.resolve_event(event_name, branch, env)
+    event_json = {"name": event.name, "branch": event.branch, "env": event.env}
+    if dry_run:
+        return _show_run_plan(inv, flows.run_plan(inv.workspace(check_source=True), event))
+    result = flows.run(inv.workspace(check_source=True), event)
+    if not result.plan.trigger.environments:
+        inv.ui.ok(result.plan.trigger.why)
     return Outcome(
         data={
-            "event": {"name": event.name, "branch": event.branch, "env": event.env},
-            "environments": list(result.plan.environments),
+            "event": event_json,
+            "environments": list(result.plan.trigger.environments),
             "deployments": result.deployments,
         },
         text="\n".join(d.id for d in result.deployments) or None,
     )
+
+
+def _show_run_plan(inv: Invocation, run: RunPlan) -> Outcome:
+    from lambda_promote.commands import show_plan
+
+    trigger = run.trigger
+    data = {
+        "event": {
+            "name": trigger.event.name,
+            "branch": trigger.event.branch,
+            "env": trigger.event.env,
+        },
+        "environments": list(trigger.environments),
+        "then": list(run.then),
+    }
+    inv.ui.step(trigger.why)
+    if run.first is None:
+        inv.ui.ok("nothing to do")
+        return Outcome(data={"dry_run": True, "plan": None, **data})
+    for line in run.then:
+        inv.ui.detail(f"then {line}")
+    return show_plan(inv, run.first, **data)

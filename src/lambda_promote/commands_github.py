@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from lambda_promote.cli import CommandBody, Invocation, Outcome, cli, command
+from lambda_promote.invocation import CommandBody, Invocation, Outcome, cli, command
 
 
 @click.group("github")
@@ -163,7 +163,7 @@ def approvals_command(inv: Invocation, env: str, run_id: str, repo: str) -> Outc
     from lambda_promote.errors import UsageError
     from lambda_promote.github.api import GitHubApi
     from lambda_promote.github.approvals import github_approvals
-    from lambda_promote.render import iso
+    from lambda_promote.output import iso
 
     spec = require_env(_config(inv), env)
     if spec.approval is None:
@@ -202,7 +202,7 @@ def approvals_command(inv: Invocation, env: str, run_id: str, repo: str) -> Outc
 )
 def resolve_command(inv: Invocation, env: str, reason: str, dead_host: str) -> Outcome:
     """The rollback jobs' step: resolve what a failed or cancelled deploy job left in ENV."""
-    from lambda_promote.github.leftovers import resolve_leftovers
+    from lambda_promote.release.flows import resolve_leftovers
 
     result = resolve_leftovers(inv.workspace(), env, reason=reason, dead_host=dead_host or None)
     if result.broke_lock:

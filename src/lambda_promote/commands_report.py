@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lambda_promote.cli import Invocation, Outcome, command
+from lambda_promote.invocation import Invocation, Outcome, command
 
 
 @command("report")
@@ -29,13 +29,13 @@ from lambda_promote.cli import Invocation, Outcome, command
 def report_command(inv: Invocation, deployment_id: str, fmt: str, output: Path | None) -> Outcome:
     """The report of one deployment: timeline, checks with logs, approvals, rollback,
     notifications and the audit chain head."""
-    from lambda_promote import service
+    from lambda_promote import status
     from lambda_promote.errors import PromoteError
     from lambda_promote.reports import render
     from lambda_promote.reports.gather import report_inputs
 
     ws = inv.workspace()
-    dep = service.show(ws, deployment_id)
+    dep = status.show(ws, deployment_id)
     text = render(dep, fmt, **report_inputs(ws, dep))
     summary = {"deployment": dep.id, "format": fmt, "path": None}
     if output is None:

@@ -57,12 +57,13 @@ class Demo:
 
     # --- the story ---------------------------------------------------------------------------
     def run(self) -> list[Step]:
-        from lambda_promote import promotion, service
+        from lambda_promote import building, promotion
+        from lambda_promote.release import flows
 
         self._prepare()
         self._commit("first release")
         self.step(
-            "build the example once", 0, lambda: service.build(self.as_(DEVELOPER)).artifact.digest
+            "build the example once", 0, lambda: building.build(self.as_(DEVELOPER)).artifact.digest
         )
         self.step(
             "deploy it to staging; the health checks pass", 0, lambda: self._deploy("staging")
@@ -110,7 +111,7 @@ class Demo:
             "production is rolled back by hand to 1.0.0, verified",
             0,
             lambda: (
-                service.rollback(
+                flows.rollback(
                     self.as_(REVIEWER),
                     "production",
                     to=None,
@@ -148,10 +149,10 @@ class Demo:
         return note
 
     def _deploy(self, env: str) -> str:
-        from lambda_promote import service
+        from lambda_promote.release import flows
 
         ws = self.as_(DEVELOPER if env == "staging" else REVIEWER)
-        dep = service.deploy(ws, env, artifact=None)
+        dep = flows.deploy(ws, env, artifact=None)
         return f"{dep.id}: version {dep.version} ({dep.short_digest}) live in {env}"
 
     def _decide(self, request_id: str, who: str) -> str:

@@ -15,10 +15,9 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,9 +42,11 @@ from lambda_promote.model import (
     DeploymentKind,
     DeploymentState,
     FunctionRef,
+    RollbackRecord,
 )
-from lambda_promote.recovery import Action, decide
+from lambda_promote.release.rollback import Action, recovery_for
 from lambda_promote.targets.base import Target
+from lambda_promote.workspace import parse_lock_holder, this_host
 
 S = DeploymentState
 # How far back the ledger is read for drift and a rollback's configuration: the newest
@@ -67,12 +68,11 @@ def new_deployment_id() -> str:
 
 def lock_is_stale(info: LockInfo, *, host: str | None = None) -> bool:
     """A lock is stale when its holder (``actor@host:pid``) ran on this host and is gone."""
-    _, _, where = info.holder.rpartition("@")
-    holder_host, _, pid_text = where.rpartition(":")
-    if holder_host != (host or socket.gethostname()) or not pid_text.isdigit():
+    holder = parse_lock_holder(info.holder)
+    if holder.host != (host or this_host()) or holder.pid is None:
         return False
     try:
-        os.kill(int(pid_text), 0)
+        os.kill(holder.pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:
@@ -110,18 +110,23 @@ class Deployer:
         zip_path: Path,
         *,
         admit: Callable[[str], None] | None = None,
+        alias: AliasState | None = None,
         release_configuration: FunctionConfiguration | None = None,
     ) -> Deployment:
         """Make ``artifact`` live in ``fn.env`` with ``fn.configuration`` (DESIGN §11.3),
         recorded with ``release_configuration``, the part of it a promotion carries on.
         ``admit(deployment_id)`` runs under the lock before anything is recorded: the gate,
-        which raises to refuse or consumes its approval."""
+        which raises to refuse or consumes its approval.
+        ``alias``: where the plan found the alias; read again when recovery moved it. (Had
+        anyone else moved it since, its revision no longer matches: a conflict, never an
+        overwrite.)"""
         dep_id = self.new_id()
         with self._locked(fn.env, dep_id):
-            self._resolve_unfinished(fn, env)
+            resolved = self._resolve_unfinished(fn, env)
             if admit is not None:
                 admit(dep_id)
-            alias = self.target.alias_state(fn)
+            if alias is None or resolved:
+                alias = self.target.alias_state(fn)
             drift, back_to = self._drift(fn, alias)
             dep = self.journal.open(
                 Deployment(
@@ -249,12 +254,7 @@ class Deployer:
         self.progress.warn(f"{fn.env}: {cause}; rolling back")
         dep = self.journal.move(dep, S.ROLLING_BACK, note=cause, error=cause)
         live = shifted or self.target.alias_state(fn)
-        record: dict[str, object] = {
-            "reason": reason,
-            "from_version": dep.version,
-            "to_version": dep.previous_version,
-            "to_digest": dep.previous_digest,
-        }
+        record = back_to_previous(dep, reason=reason)
         try:
             if dep.previous_version is None:
                 return self._undo_first_deployment(dep, fn, live, record)
@@ -264,19 +264,19 @@ class Deployer:
         return self._verify_restored(dep, fn, env, record)
 
     def _undo_first_deployment(
-        self, dep: Deployment, fn: FunctionRef, live: AliasState, record: dict[str, object]
+        self, dep: Deployment, fn: FunctionRef, live: AliasState, record: RollbackRecord
     ) -> Deployment:
         if live.version is not None and live.revision_id is not None:
             self.target.remove_alias(fn, expected_revision=live.revision_id)
         note = "first deployment: nothing to roll back to, the alias was removed (absent again)"
         self.progress.warn(f"{fn.env}: {note}")
-        record.update(verified=True, note=note, checks=[])
-        return self.journal.move(dep, S.ROLLED_BACK, note=note, rollback=record)
+        record = replace(record, verified=True, note=note, checks=())
+        return self.journal.move(dep, S.ROLLED_BACK, note=note, rollback=record.to_json())
 
     def _verify_restored(
-        self, dep: Deployment, fn: FunctionRef, env: Environment, record: dict[str, object]
+        self, dep: Deployment, fn: FunctionRef, env: Environment, record: RollbackRecord
     ) -> Deployment:
-        failed = self._verify_rollback(dep, fn, env, record)
+        failed, record = self._verify_rollback(dep, fn, env, record)
         if failed:
             return self._rollback_failed(
                 dep,
@@ -285,32 +285,40 @@ class Deployer:
                 f"{describe_failures(failed)}",
             )
         self.progress.ok(f"{fn.env}: rolled back to version {dep.previous_version}, verified")
-        return self.journal.move(dep, S.ROLLED_BACK, rollback=record)
+        return self.journal.move(dep, S.ROLLED_BACK, rollback=record.to_json())
 
     def _verify_rollback(
-        self, dep: Deployment, fn: FunctionRef, env: Environment, record: dict[str, object]
-    ) -> list[CheckResult]:
-        """Check the version a rollback put live; the results go to the ledger and into
-        ``record`` (the deployment's rollback summary). Returns the failed ones."""
+        self, dep: Deployment, fn: FunctionRef, env: Environment, record: RollbackRecord
+    ) -> tuple[list[CheckResult], RollbackRecord]:
+        """Check the version a rollback put live; the results go to the ledger and into the
+        rollback's record. Returns the failed ones and the record."""
         results = self._verify(fn, env, phase="rollback_verify")
         self.journal.checks(dep, results)
         failed = [r for r in results if not r.ok]
-        record.update(verified=not failed, checks=[r.to_json() for r in results])
-        return failed
+        checks = tuple(r.to_json() for r in results)
+        return failed, replace(record, verified=not failed, checks=checks)
 
-    def _rollback_failed(self, dep: Deployment, record: dict[str, object], why: str) -> Deployment:
-        record.update(verified=False, error=why)
-        return self.journal.move(dep, S.ROLLBACK_FAILED, note=why, rollback=record)
+    def _rollback_failed(self, dep: Deployment, record: RollbackRecord, why: str) -> Deployment:
+        record = replace(record, verified=False, error=why)
+        return self.journal.move(dep, S.ROLLBACK_FAILED, note=why, rollback=record.to_json())
 
     # --- manual rollback -----------------------------------------------------------------
     def rollback_to(
-        self, fn: FunctionRef, env: Environment, *, version: str, digest: str, reason: str
+        self,
+        fn: FunctionRef,
+        env: Environment,
+        *,
+        version: str,
+        digest: str,
+        reason: str,
+        alias: AliasState | None = None,
     ) -> Deployment:
-        """Move the alias to an earlier ``version`` and verify it (DESIGN §5.4). The caller
-        chose the version (``history.rollback_candidate`` or ``--to``)."""
+        """Move the alias to an earlier ``version`` and verify it (DESIGN §5.4). The plan
+        chose the version (``release.rollback``) and read ``alias``."""
         dep_id = self.new_id()
         with self._locked(fn.env, dep_id):
-            alias = self.target.alias_state(fn)
+            if alias is None:
+                alias = self.target.alias_state(fn)
             history = self.ledger.deployments(fn.env, limit=DRIFT_HISTORY)
             dep = self.journal.open(
                 Deployment(
@@ -337,20 +345,20 @@ class Deployer:
 
     def _verify_manual(self, dep: Deployment, fn: FunctionRef, env: Environment) -> Deployment:
         dep = self.journal.move(dep, S.VERIFYING)
-        record: dict[str, object] = {
-            "reason": dep.reason or "manual",
-            "from_version": dep.previous_version,
-            "to_version": dep.version,
-            "to_digest": dep.digest,
-        }
-        failed = self._verify_rollback(dep, fn, env, record)
+        record = RollbackRecord(
+            reason=dep.reason or "manual",
+            from_version=dep.previous_version,
+            to_version=dep.version,
+            to_digest=dep.digest,
+        )
+        failed, record = self._verify_rollback(dep, fn, env, record)
         if failed:
             return self._rollback_failed(
                 dep, record, f"version {dep.version} fails its checks: {describe_failures(failed)}"
             )
         self.progress.ok(f"{fn.env}: rolled back to version {dep.version}, verified")
         self._remember_good(fn, dep.version, dep.digest, abandoned=dep.previous_version)
-        return self.journal.move(dep, S.SUCCEEDED, rollback=record)
+        return self.journal.move(dep, S.SUCCEEDED, rollback=record.to_json())
 
     # --- crash recovery ------------------------------------------------------------------
     def recover(self, fn: FunctionRef, env: Environment) -> list[Deployment]:
@@ -362,7 +370,7 @@ class Deployer:
     def _resolve_unfinished(self, fn: FunctionRef, env: Environment) -> list[Deployment]:
         resolved = []
         for dep in self.ledger.unfinished(fn.env):
-            decision = decide(dep, self.target.alias_state(fn))
+            decision = recovery_for(dep, self.target.alias_state(fn))
             self.progress.warn(f"{fn.env}: found interrupted deployment {dep.id}: {decision.why}")
             self.journal.note(
                 "deployment.recovering", dep, {"action": decision.action.value, "why": decision.why}
@@ -381,12 +389,7 @@ class Deployer:
             if dep.state is not S.VERIFYING:
                 dep = self.journal.move(dep, S.VERIFYING, note=why)
             return self._verify_manual(dep, fn, env)
-        record: dict[str, object] = {
-            "reason": "interrupted",
-            "from_version": dep.version,
-            "to_version": dep.previous_version,
-            "to_digest": dep.previous_digest,
-        }
+        record = back_to_previous(dep, reason="interrupted")
         if action is Action.VERIFY_PREVIOUS:
             if dep.state is not S.ROLLING_BACK:
                 dep = self.journal.move(dep, S.ROLLING_BACK, note=why, error="interrupted")
@@ -452,6 +455,16 @@ class Deployer:
             self.ledger.release_lock(env, deployment_id)
 
 
+def back_to_previous(dep: Deployment, *, reason: str) -> RollbackRecord:
+    """The record of a rollback from a deployment's version to the one before it."""
+    return RollbackRecord(
+        reason=reason,
+        from_version=dep.version,
+        to_version=dep.previous_version,
+        to_digest=dep.previous_digest,
+    )
+
+
 def live_configuration(
     target: Target, fn: FunctionRef, version: str
 ) -> FunctionConfiguration | None:
@@ -480,10 +493,10 @@ def raise_for_outcome(deployment: Deployment) -> Deployment:
             payload=payload,
         )
     if deployment.state is S.ROLLBACK_FAILED:
-        rollback = deployment.rollback or {}
+        rollback = deployment.rollback_record
         raise RollbackFailed(
             f"{deployment.env} NEEDS A PERSON: deployment {deployment.id} failed and its "
-            f"rollback did not complete: {rollback.get('error') or deployment.error}",
+            f"rollback did not complete: {(rollback and rollback.error) or deployment.error}",
             hint=f"inspect the function, then `lambda-promote rollback {deployment.env} --to "
             "VERSION`; `lambda-promote status` shows what is live",
             payload=payload,

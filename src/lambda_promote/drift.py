@@ -40,6 +40,7 @@ class Drift:
     live_version: str | None
     detail: str
     differs: tuple[str, ...] = ()  # "code", "configuration"
+    expected_digest: str | None = None  # the code of the version the ledger left live
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +122,7 @@ def drift_of(
         live_version=alias.version,
         detail=detail + (": " + ", ".join(notes) if notes else ""),
         differs=tuple(differs),
+        expected_digest=expected.digest,
     )
 
 

@@ -190,7 +190,7 @@ class Deployment:
     updated_at: datetime | None = None
     transitions: list[Transition] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
-    rollback: dict[str, Any] | None = None
+    rollback: dict[str, Any] | None = None  # RollbackRecord.to_json(), as the ledger keeps it
     # DESIGN §11.3: the effective configuration the version carries (``FunctionConfiguration
     # .to_json``) and its digest; ``release_configuration`` is the part that came from
     # ``function:`` (what a promotion carries on). None: recorded before configurations were.
@@ -201,6 +201,65 @@ class Deployment:
     @property
     def short_digest(self) -> str:
         return self.digest[:DIGEST_PREFIX_LEN]
+
+    @property
+    def rollback_record(self) -> RollbackRecord | None:
+        return RollbackRecord.from_json(self.rollback)
+
+
+@dataclass(frozen=True)
+class RollbackRecord:
+    """What a deployment's rollback did: why, from where to where, and whether the version
+    it went to passed its checks. Stored as JSON (``Deployment.rollback``); read back
+    leniently, because a ledger row may have been written by an older version or by hand."""
+
+    reason: str
+    from_version: str | None
+    to_version: str | None
+    to_digest: str | None
+    verified: bool | None = None
+    checks: tuple[dict[str, Any], ...] = ()
+    note: str = ""
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "reason": self.reason,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "to_digest": self.to_digest,
+        }
+        if self.verified is not None:
+            body["verified"] = self.verified
+            body["checks"] = [dict(c) for c in self.checks]
+        if self.note:
+            body["note"] = self.note
+        if self.error:
+            body["error"] = self.error
+        return body
+
+    @classmethod
+    def from_json(cls, data: Any) -> RollbackRecord | None:
+        if not isinstance(data, dict) or not data:
+            return None
+        verified = data.get("verified")
+        checks = data.get("checks")
+        return cls(
+            reason=str(data.get("reason") or ""),
+            from_version=_text_or_none(data.get("from_version")),
+            to_version=_text_or_none(data.get("to_version")),
+            to_digest=_text_or_none(data.get("to_digest")),
+            verified=verified if isinstance(verified, bool) else None,
+            checks=tuple(c for c in checks if isinstance(c, dict))
+            if isinstance(checks, list)
+            else (),
+            note=str(data.get("note") or ""),
+            error=str(data.get("error") or ""),
+        )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 class RequestState(enum.StrEnum):
@@ -233,12 +292,120 @@ class ApprovalRequest:
     built_by: str = ""
     branch: str | None = None
     decisions: list[ApprovalDecision] = field(default_factory=list)
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)  # Evidence.to_json()
     consumed_by: str | None = None
 
     @property
     def short_digest(self) -> str:
         return self.digest[:DIGEST_PREFIX_LEN]
+
+    @property
+    def evidence_record(self) -> Evidence:
+        return Evidence.from_json(self.evidence)
+
+
+@dataclass(frozen=True)
+class SourceEvidence:
+    """How the release fared in the environment it is promoted from."""
+
+    env: str
+    deployment: str
+    checks: tuple[dict[str, Any], ...] = ()  # CheckResult.to_json() each
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for c in self.checks if c.get("ok"))
+
+
+@dataclass(frozen=True)
+class ConfigurationEvidence:
+    """DESIGN §11.3: the configuration the release would run with in the environment, and
+    what changes against what the ledger left live there (None: the ledger cannot say)."""
+
+    digest: str
+    settings: tuple[str, ...] = ()  # "memory 1024 MB", "variables A=1, SECRET=***", …
+    changes: tuple[str, ...] | None = None  # "memory_mb: 512 → 1024", …
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "settings": list(self.settings),
+            "changes": None if self.changes is None else list(self.changes),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ConfigurationEvidence | None:
+        if not isinstance(data, dict) or not isinstance(data.get("digest"), str):
+            return None
+        settings, changes = data.get("settings"), data.get("changes")
+        return cls(
+            digest=data["digest"],
+            settings=tuple(str(s) for s in settings) if isinstance(settings, list) else (),
+            changes=tuple(str(c) for c in changes) if isinstance(changes, list) else None,
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a reviewer needs before deciding: what changes, how it fared upstream, what a
+    rollback restores. Stored as JSON (``ApprovalRequest.evidence``), read back leniently."""
+
+    live_version: str | None = None
+    live_digest: str | None = None
+    rollback_restores: str | None = None
+    commit: str | None = None
+    branch: str | None = None
+    built_by: str | None = None
+    commits: tuple[str, ...] = ()
+    source: SourceEvidence | None = None
+    configuration: ConfigurationEvidence | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "live_version": self.live_version,
+            "live_digest": self.live_digest,
+            "rollback_restores": self.rollback_restores,
+            "commit": self.commit,
+            "branch": self.branch,
+            "built_by": self.built_by,
+            "commits": list(self.commits),
+        }
+        if self.source is not None:
+            body["source"] = {
+                "env": self.source.env,
+                "deployment": self.source.deployment,
+                "checks": [dict(c) for c in self.source.checks],
+            }
+        if self.configuration is not None:
+            body["configuration"] = self.configuration.to_json()
+        return body
+
+    @classmethod
+    def from_json(cls, data: Any) -> Evidence:
+        if not isinstance(data, dict):
+            return cls()
+        source = data.get("source")
+        commits = data.get("commits")
+        checks = source.get("checks") if isinstance(source, dict) else None
+        return cls(
+            live_version=_text_or_none(data.get("live_version")),
+            live_digest=_text_or_none(data.get("live_digest")),
+            rollback_restores=_text_or_none(data.get("rollback_restores")),
+            commit=_text_or_none(data.get("commit")),
+            branch=_text_or_none(data.get("branch")),
+            built_by=_text_or_none(data.get("built_by")),
+            commits=tuple(str(c) for c in commits) if isinstance(commits, list) else (),
+            source=SourceEvidence(
+                env=str(source.get("env")),
+                deployment=str(source.get("deployment")),
+                checks=tuple(c for c in checks if isinstance(c, dict))
+                if isinstance(checks, list)
+                else (),
+            )
+            if isinstance(source, dict)
+            else None,
+            configuration=ConfigurationEvidence.from_json(data.get("configuration")),
+        )
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_promote import attested, gate
 from lambda_promote.config.loader import require_env
@@ -23,20 +22,26 @@ from lambda_promote.model import (
     ApprovalDecision,
     ApprovalRequest,
     Artifact,
+    ConfigurationEvidence,
     DeploymentKind,
     DeploymentState,
+    Evidence,
     RequestState,
+    SourceEvidence,
 )
 from lambda_promote.workspace import Workspace
+
+if TYPE_CHECKING:
+    from lambda_promote.ledger.base import Ledger
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def succeeded_digests(ws: Workspace, env: str) -> list[str]:
+def succeeded_digests(ledger: Ledger, env: str) -> list[str]:
     """Digests a deployment verified in ``env``, newest first."""
-    deps = ws.ledger.deployments(env, states=[DeploymentState.SUCCEEDED], limit=None)
+    deps = ledger.deployments(env, states=[DeploymentState.SUCCEEDED], limit=None)
     return list(dict.fromkeys(d.digest for d in deps if d.kind is DeploymentKind.DEPLOY))
 
 
@@ -45,7 +50,7 @@ def promotable_artifact(ws: Workspace, env_name: str, digest: str | None) -> Art
     spec = require_env(ws.config, env_name)
     if spec.promote_from is None:
         raise UsageError(f"{env_name} does not promote from another environment")
-    succeeded = succeeded_digests(ws, spec.promote_from)
+    succeeded = succeeded_digests(ws.ledger, spec.promote_from)
     if digest is None:
         if not succeeded:
             raise GateBlocked(
@@ -127,7 +132,7 @@ def request_approval(ws: Workspace, env_name: str, digest: str | None) -> Approv
         evidence=_evidence(ws, env_name, spec, artifact),
     )
     ws.ledger.create_request(request)
-    _announce(ws, "approval.requested", request)
+    announce(ws, "approval.requested", request)
     ws.audit(
         "approval.requested",
         env=env_name,
@@ -164,35 +169,36 @@ def _evidence(
     """What a reviewer needs: what changes, how it fared upstream, what a rollback restores."""
     live = ws.target.alias_state(ws.function_ref(env_name))
     live_artifact = ws.ledger.find_artifact(live.digest) if live.digest else None
-    evidence: dict[str, Any] = {
-        "live_version": live.version,
-        "live_digest": live.digest,
-        "rollback_restores": live.version,
-        "commit": artifact.commit,
-        "branch": artifact.branch,
-        "built_by": artifact.builder,
-        "commits": _commits_between(
-            ws, live_artifact.commit if live_artifact else None, artifact.commit
-        ),
-    }
+    source = None
     if spec.promote_from:
-        source = [
+        verified = [
             d
             for d in ws.ledger.deployments(spec.promote_from, limit=None)
             if d.digest == artifact.digest and d.state is DeploymentState.SUCCEEDED
         ]
-        if source:
-            full = ws.ledger.get_deployment(source[0].id)
-            evidence["source"] = {
-                "env": spec.promote_from,
-                "deployment": source[0].id,
-                "checks": [c.to_json() for c in (full.checks if full else [])],
-            }
-    evidence["configuration"] = configuration_evidence(ws, env_name, artifact.digest)
-    return evidence
+        if verified:
+            full = ws.ledger.get_deployment(verified[0].id)
+            source = SourceEvidence(
+                env=spec.promote_from,
+                deployment=verified[0].id,
+                checks=tuple(c.to_json() for c in (full.checks if full else [])),
+            )
+    return Evidence(
+        live_version=live.version,
+        live_digest=live.digest,
+        rollback_restores=live.version,
+        commit=artifact.commit,
+        branch=artifact.branch,
+        built_by=artifact.builder,
+        commits=tuple(
+            _commits_between(ws, live_artifact.commit if live_artifact else None, artifact.commit)
+        ),
+        source=source,
+        configuration=configuration_evidence(ws, env_name, artifact.digest),
+    ).to_json()
 
 
-def configuration_evidence(ws: Workspace, env_name: str, digest: str) -> dict[str, Any]:
+def configuration_evidence(ws: Workspace, env_name: str, digest: str) -> ConfigurationEvidence:
     """DESIGN §11.3: the configuration the release would run with here, and what changes
     against what the ledger left live (``changes`` None: the ledger cannot say)."""
     from lambda_promote.configuring import changes_against_live, configured_for
@@ -203,13 +209,14 @@ def configuration_evidence(ws: Workspace, env_name: str, digest: str) -> dict[st
     source_history = ws.ledger.deployments(source, limit=DRIFT_HISTORY) if source else []
     configured = configured_for(ws.config, env_name, digest=digest, source_history=source_history)
     here = ws.ledger.deployments(env_name, limit=DRIFT_HISTORY)
-    return {
-        "digest": configured.effective.digest,
-        "settings": [
+    changes = changes_against_live(here, configured)
+    return ConfigurationEvidence(
+        digest=configured.effective.digest,
+        settings=tuple(
             f"{label} {text}" for label, text in described(configured.effective.to_json())
-        ],
-        "changes": changes_against_live(here, configured),
-    }
+        ),
+        changes=None if changes is None else tuple(changes),
+    )
 
 
 def _commits_between(ws: Workspace, old: str | None, new: str | None) -> list[str]:
@@ -271,63 +278,11 @@ def decide(
         details={"request": request.id},
     )
     updated = ws.ledger.get_request(request.id) or request
-    _announce(ws, "approval.granted" if approve else "approval.rejected", updated, comment)
+    announce(ws, "approval.granted" if approve else "approval.rejected", updated, comment)
     return updated, gate.evaluate(rule, updated, now())
 
 
-# --- admission at deploy time -------------------------------------------------------------
-Admit = Callable[[str], None]
-
-
-def admission(ws: Workspace, env_name: str, artifact: Artifact) -> Admit | None:
-    """Raise ``GateBlocked`` unless ``artifact`` may enter ``env_name`` now. Returns what
-    takes the approval under the environment lock (``admit(deployment_id)``), if any."""
-    spec = require_env(ws.config, env_name)
-    attested.warn_if_unkeyed(ws, spec)
-    artifact = attested.provenance(ws, artifact, spec)
-    gate.check_promotion(
-        env_name,
-        spec,
-        digest=artifact.digest,
-        branch=artifact.branch,
-        succeeded_in_source=succeeded_digests(ws, spec.promote_from) if spec.promote_from else (),
-    )
-    if spec.promote_from:
-        attested.require_success(ws, spec.promote_from, artifact.digest)
-    if spec.approval is None:
-        return None
-    if spec.approval.provider == "github":
-        from lambda_promote.github.admission import github_admission
-
-        return github_admission(ws, env_name, artifact, spec.approval)
-    request = granted_request(ws, env_name, artifact, spec.approval)
-    return lambda deployment_id: consume(ws, request, deployment_id)
-
-
-def granted_request(
-    ws: Workspace, env_name: str, artifact: Artifact, rule: Approval
-) -> ApprovalRequest:
-    """The built-in gate: the granted request admitting ``artifact``; else ``GateBlocked``
-    saying exactly what is missing."""
-    at = now()
-    requests = ws.ledger.requests(env=env_name, digest=artifact.digest)
-    usable = [r for r in requests if gate.evaluate(rule, r, at).granted]
-    candidate = usable[0] if usable else (requests[0] if requests else None)
-    if candidate is None:
-        others = ws.ledger.requests(env=env_name)
-        candidate = others[0] if others and gate.evaluate(rule, others[0], at).granted else None
-    try:
-        gate.check_admission(rule, candidate, env_name=env_name, digest=artifact.digest, now=at)
-    except GateBlocked as blocked:
-        if candidate is not None and blocked.code == "approval_expired":
-            _announce(ws, "approval.expired", candidate)
-        raise
-    assert candidate is not None  # check_admission refuses None
-    attested.require_request(ws, candidate.id)  # with a key: only what the trail attests
-    return candidate
-
-
-def _announce(ws: Workspace, name: str, request: ApprovalRequest, comment: str = "") -> None:
+def announce(ws: Workspace, name: str, request: ApprovalRequest, comment: str = "") -> None:
     from lambda_promote.notify.events import approval_event
 
     ws.notify(
@@ -335,8 +290,11 @@ def _announce(ws: Workspace, name: str, request: ApprovalRequest, comment: str =
     )
 
 
-def consume(ws: Workspace, request: ApprovalRequest, deployment_id: str) -> None:
-    ws.ledger.set_request_state(request.id, RequestState.CONSUMED, consumed_by=deployment_id)
+def consume_request(ws: Workspace, request_id: str, deployment_id: str) -> None:
+    """Mark the request consumed by ``deployment_id`` (once, atomically) and audit it."""
+    request = ws.ledger.set_request_state(
+        request_id, RequestState.CONSUMED, consumed_by=deployment_id
+    )
     ws.audit(
         "approval.consumed",
         env=request.env,

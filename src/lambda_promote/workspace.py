@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -20,13 +21,24 @@ if TYPE_CHECKING:
     from lambda_promote.artifacts import ArtifactStore
     from lambda_promote.audit_trail import AuditTrail
     from lambda_promote.config.schema import Config
-    from lambda_promote.ledger.sql import SqlLedger
+    from lambda_promote.ledger.base import Ledger
     from lambda_promote.notify.dispatch import DeliveryLog
     from lambda_promote.notify.events import NotificationEvent
+    from lambda_promote.notify.redact import Redactor
     from lambda_promote.targets.base import Target
     from lambda_promote.ui import UI
 
 STATE_DIR = ".lambda-promote"
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Parts handed to a ``Workspace`` instead of the ones promote.yaml names."""
+
+    ledger: Ledger | None = None
+    target: Target | None = None
+    store: ArtifactStore | None = None
+    notifier: Callable[[NotificationEvent], None] | None = None
 
 
 def acting_user(explicit: str | None = None) -> str:
@@ -57,17 +69,51 @@ def audit_key() -> bytes | None:
     return key.encode() if key else None
 
 
+def this_host() -> str:
+    return socket.gethostname()
+
+
 def lock_holder(actor: str) -> str:
     """Who holds an environment lock: ``actor@host:pid``, so a lock left by a dead process
     on this machine can be recognised as stale (see ``deploy.lock_is_stale``)."""
-    return f"{actor}@{socket.gethostname()}:{os.getpid()}"
+    return f"{actor}@{this_host()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    actor: str
+    host: str
+    pid: int | None  # None when the text names no process (written by something else)
+
+
+def parse_lock_holder(holder: str) -> LockHolder:
+    """``lock_holder``'s text read back; the actor may itself contain ``@``."""
+    actor, _, where = holder.rpartition("@")
+    host, _, pid_text = where.rpartition(":")
+    return LockHolder(actor, host, int(pid_text) if pid_text.isdigit() else None)
+
+
+def sqlite_file(url: str, *, root: Path) -> Path | None:
+    """The file a ``sqlite:///…`` state URL names (relative to ``root``), else None."""
+    if not url.startswith("sqlite:///"):
+        return None
+    name = url.removeprefix("sqlite:///").partition("?")[0]
+    if not name or name == ":memory:":
+        return None
+    path = Path(name).expanduser()
+    return path if path.is_absolute() else root / path
 
 
 @dataclass
 class Workspace:
+    """What a command works with: the config, the acting user, and the parts — ledger,
+    target, artifact store, notifier. A part not passed in is made from promote.yaml on
+    first use, so tests (and other ledgers) pass their own."""
+
     config: Config
     ui: UI
     actor: str
+    parts: Parts | None = None
     _closers: list[object] = field(default_factory=list)
 
     @property
@@ -79,21 +125,41 @@ class Workspace:
         return self.root / STATE_DIR
 
     @cached_property
-    def ledger(self) -> SqlLedger:
+    def ledger(self) -> Ledger:
         """Opened lazily: a command that only reads creates and changes nothing, so it works
         on a read-only ledger. Everything stored is scrubbed of this machine's secrets."""
+        if self.parts is not None and self.parts.ledger is not None:
+            return self.parts.ledger
         from lambda_promote.ledger.sql import open_ledger
-        from lambda_promote.notify.redact import redactor_for
 
         ledger = open_ledger(
             state_url(self.config.state),
             root=self.root,
-            redactor=redactor_for(self.config.notifications),
+            redactor=self.redactor,
             lazy=True,
             warn=self.ui.warn,
         )
         self._closers.append(ledger)
         return ledger
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """What scrubs this machine's secrets from everything recorded (DESIGN §5.8)."""
+        from lambda_promote.notify.redact import redactor_for
+
+        return redactor_for(self.config.notifications)
+
+    def ledger_for_reading(self) -> Ledger:
+        """The ledger, or — when its SQLite file does not exist yet — an empty one: a dry
+        run reads, and must not create the file (or its folder) by reading."""
+        if "ledger" in self.__dict__ or (self.parts is not None and self.parts.ledger):
+            return self.ledger
+        path = sqlite_file(state_url(self.config.state), root=self.root)
+        if path is not None and not path.exists():
+            from lambda_promote.ledger.empty import EmptyLedger
+
+            return EmptyLedger()
+        return self.ledger
 
     @cached_property
     def audit_trail(self) -> AuditTrail:
@@ -104,12 +170,16 @@ class Workspace:
 
     @cached_property
     def store(self) -> ArtifactStore:
+        if self.parts is not None and self.parts.store is not None:
+            return self.parts.store
         from lambda_promote.artifacts import open_store
 
         return open_store(self.config.artifacts, root=self.root)
 
     @cached_property
     def target(self) -> Target:
+        if self.parts is not None and self.parts.target is not None:
+            return self.parts.target
         if self.config.target == "local":
             from lambda_promote.targets.local import LocalTarget
 
@@ -149,6 +219,9 @@ class Workspace:
         return DeliveryLog(audit=self.audit, warn=self.ui.warn)
 
     def notify(self, event: NotificationEvent) -> None:
+        if self.parts is not None and self.parts.notifier is not None:
+            self.parts.notifier(event)
+            return
         notifications = self.config.notifications
         if notifications.slack or notifications.email or notifications.webhook:
             self.deliveries.notify(notifications, event)
@@ -169,7 +242,7 @@ class Workspace:
 
         at = datetime.now(UTC)
         ring = keyring()
-        scrub = self.ledger.redactor
+        scrub = self.redactor
         reason, details = scrub(reason), scrub.deep(details) if details else details
         warning = ""
 

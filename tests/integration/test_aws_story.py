@@ -18,9 +18,9 @@ from fakes import MemoryLedger
 from lambda_promote.config.schema import Check, Environment
 from lambda_promote.deploy import Deployer
 from lambda_promote.errors import TargetError
-from lambda_promote.history import candidate_from_good
 from lambda_promote.journal import Journal
 from lambda_promote.model import Deployment, DeploymentState, FunctionRef
+from lambda_promote.release.rollback import candidate_from_good
 from lambda_promote.targets.aws_lambda import code_sha256
 from lambda_promote.targets.aws_target import AwsTarget
 

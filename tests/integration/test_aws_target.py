@@ -14,8 +14,8 @@ import pytest
 from aws_fixtures import MODES, MotoWorld, isolate_aws_env, moto_world, release
 from lambda_promote.artifacts_s3 import S3Store
 from lambda_promote.errors import ConflictError, TargetError
-from lambda_promote.history import candidate_from_good
 from lambda_promote.model import FunctionRef
+from lambda_promote.release.rollback import candidate_from_good
 from lambda_promote.targets.aws import s3_client
 from lambda_promote.targets.aws_s3 import S3Api
 from lambda_promote.targets.aws_target import AwsTarget

@@ -16,12 +16,12 @@ import pytest
 
 from fake_target import FakeTarget
 from golden.notify_servers import HANG, Receiver, closed_port, smtp_server
-from lambda_promote import service
 from lambda_promote.config import load_config
 from lambda_promote.deploy import Deployer
 from lambda_promote.journal import Journal
 from lambda_promote.model import Artifact, Deployment, DeploymentState
 from lambda_promote.notify.dispatch import DeliveryLog, RetryPolicy, deployment_listener
+from lambda_promote.release.execute import audit_listener
 from lambda_promote.reports.gather import report_listener, report_locator
 from lambda_promote.ui import UI
 from lambda_promote.workspace import Workspace
@@ -76,7 +76,7 @@ def wire(root: Path, *, environ: Mapping[str, str], smtp_port: int) -> Wired:
     journal = Journal(
         ws.ledger,
         listeners=[
-            service.audit_listener(ws),
+            audit_listener(ws),
             deployment_listener(
                 ws.config.notifications,
                 on_delivery=log,

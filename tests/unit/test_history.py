@@ -3,8 +3,8 @@ current, never a failed one, never one a person already rolled back away from.""
 
 from __future__ import annotations
 
-from lambda_promote.history import good_versions, rollback_candidate, was_ever_good
 from lambda_promote.model import Deployment, DeploymentKind, DeploymentState
+from lambda_promote.release.rollback import good_versions, rollback_candidate, was_ever_good
 
 S = DeploymentState
 

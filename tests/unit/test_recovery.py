@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lambda_promote.model import AliasState, Deployment, DeploymentKind, DeploymentState
-from lambda_promote.recovery import Action, decide
+from lambda_promote.release.rollback import Action
+from lambda_promote.release.rollback import recovery_for as decide
 
 S = DeploymentState
 

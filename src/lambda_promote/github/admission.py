@@ -1,7 +1,8 @@
-"""The gate for ``approval.provider: github`` (DESIGN §10): GitHub's environment protection
-rules decide, and GitHub proves who approved; the tool reads the run's approvals, admits the
-deployment only when they satisfy ``approval`` in promote.yaml, and records the approvers and
-their comments in the ledger and the audit trail.
+"""The approval provider for ``approval.provider: github`` (DESIGN §10): GitHub's environment
+protection rules decide, and GitHub proves who approved; the tool reads the run's approvals,
+admits the deployment only when they satisfy ``approval`` in promote.yaml, and records the
+approvers and their comments in the ledger and the audit trail when the deployment takes
+them (``release.approvals.ApprovalProvider``).
 
 Outside a workflow run there is no GitHub approval to read, so the environment is refused.
 Inside one, the approvals must come from the GitHub API over HTTPS and be this run's, for
@@ -12,44 +13,59 @@ what that rests on.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from lambda_promote.config.schema import Approval
 from lambda_promote.errors import GateBlocked
 from lambda_promote.model import ApprovalDecision, ApprovalRequest, Artifact, RequestState
+from lambda_promote.promotion import consume_request, request_approval
+from lambda_promote.release.models import ApprovalFacts, ApprovalGrant, GateDecision
 from lambda_promote.workspace import Workspace
 
 if TYPE_CHECKING:
     from lambda_promote.github.api import GitHubApi
 
 
-def github_admission(
-    ws: Workspace, env_name: str, artifact: Artifact, rule: Approval
-) -> Callable[[str], None]:
-    """Read the run's approvals now (``GateBlocked`` unless they admit the deployment);
-    return what records them and consumes the request under the environment lock."""
-    from lambda_promote.github.approvals import (
-        check_run,
-        check_self_review,
-        github_approvals,
-        read_run,
-    )
+class GitHubApprovals:
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
 
-    repo, run_id, api = _this_run(env_name)
-    decisions = github_approvals(env_name, rule, repo=repo, run_id=run_id, api=api)
-    run = read_run(api, repo=repo, run_id=run_id)
-    check_run(run, env_name=env_name, run_id=run_id, repo=repo, commit=artifact.commit)
-    check_self_review(run, decisions, rule, env_name=env_name, run_id=run_id, repo=repo)
+    def read(self, env: str, artifact: Artifact, rule: Approval, *, now: datetime) -> ApprovalFacts:
+        """The run's approvals for ``env``, checked to be this run's, for this release's
+        commit, and not self-reviewed; refused (as facts) unless they admit it."""
+        from lambda_promote.github.approvals import (
+            check_run,
+            check_self_review,
+            github_approvals,
+            read_run,
+        )
 
-    def take(deployment_id: str) -> None:
-        from lambda_promote.promotion import consume
+        try:
+            repo, run_id, api = _this_run(env)
+            decisions = github_approvals(env, rule, repo=repo, run_id=run_id, api=api)
+            run = read_run(api, repo=repo, run_id=run_id)
+            check_run(run, env_name=env, run_id=run_id, repo=repo, commit=artifact.commit)
+            check_self_review(run, decisions, rule, env_name=env, run_id=run_id, repo=repo)
+        except GateBlocked as blocked:
+            return ApprovalFacts("github", rule, now, refused=GateDecision.blocked(blocked))
+        return ApprovalFacts("github", rule, now, decisions=tuple(decisions), run_id=run_id)
 
-        request = _request_for(ws, env_name, artifact, rule)
-        _record(ws, request, decisions, run_id=run_id)
-        consume(ws, ws.ledger.get_request(request.id) or request, deployment_id)
+    def consume(self, grant: ApprovalGrant, deployment_id: str) -> None:
+        """Record the run's approvals on this run's request for (env, digest) — the one the
+        workflow's request-approval job opened, or a new one — and consume it."""
+        ws = self._ws
+        request = self._request_for(grant)
+        _record(ws, request, grant.decisions, run_id=grant.run_id or "")
+        consume_request(ws, request.id, deployment_id)
 
-    return take
+    def _request_for(self, grant: ApprovalGrant) -> ApprovalRequest:
+        ws = self._ws
+        env, digest = grant.env, grant.digest
+        for request in ws.ledger.requests(env=env, digest=digest):
+            if request.state is RequestState.OPEN:
+                return request
+        return request_approval(ws, env, digest)
 
 
 def _this_run(env_name: str) -> tuple[str, str, GitHubApi]:
@@ -79,21 +95,12 @@ def _this_run(env_name: str) -> tuple[str, str, GitHubApi]:
     return repo, run_id, api
 
 
-def _request_for(
-    ws: Workspace, env_name: str, artifact: Artifact, rule: Approval
-) -> ApprovalRequest:
-    """The open request of this run for (env, digest): the one the workflow's
-    request-approval job opened, or a new one."""
-    from lambda_promote.promotion import request_approval
-
-    for request in ws.ledger.requests(env=env_name, digest=artifact.digest):
-        if request.state is RequestState.OPEN:
-            return request
-    return request_approval(ws, env_name, artifact.digest)
-
-
 def _record(
-    ws: Workspace, request: ApprovalRequest, decisions: list[ApprovalDecision], *, run_id: str
+    ws: Workspace,
+    request: ApprovalRequest,
+    decisions: tuple[ApprovalDecision, ...],
+    *,
+    run_id: str,
 ) -> None:
     decided = {d.reviewer for d in request.decisions}
     for decision in decisions:

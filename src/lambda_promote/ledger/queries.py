@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from lambda_promote.ledger import records
+from lambda_promote.ledger import rules
 
 
 def exists(connection: Connection, column: sa.Column[str], key: str) -> bool:
@@ -19,16 +19,16 @@ def resolve(connection: Connection, column: sa.Column[str], key: str, *, noun: s
     """The full key named by ``key``: itself when it exists, else the one it prefixes."""
     if exists(connection, column, key):
         return key
-    if not records.usable_prefix(key):
+    if not rules.usable_prefix(key):
         return None
     # substr, not LIKE: LIKE is case-insensitive on SQLite and would treat _ and % as wildcards.
     matches = connection.execute(
         sa.select(column)
         .where(sa.func.substr(column, 1, len(key)) == key)
         .order_by(column)
-        .limit(records.SHOWN_CANDIDATES + 1)
+        .limit(rules.SHOWN_CANDIDATES + 1)
     ).scalars()
-    return records.pick_unique(key, list(matches), noun=noun)
+    return rules.pick_unique(key, list(matches), noun=noun)
 
 
 def next_seq(connection: Connection, parent: sa.Column[str], key: str) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
-from lambda_promote.ledger import records
+from lambda_promote.ledger import rules
 from lambda_promote.ledger.base import LockInfo
 from lambda_promote.model import (
     ApprovalDecision,
@@ -30,7 +30,7 @@ def artifact_row(artifact: Artifact) -> dict[str, Any]:
         "digest": artifact.digest,
         "size": artifact.size,
         "path": artifact.path,
-        "files": records.dump_json(list(artifact.files), what="the artifact's file list"),
+        "files": rules.dump_json(list(artifact.files), what="the artifact's file list"),
         "inputs_hash": artifact.inputs_hash,
         "commit": artifact.commit,
         "branch": artifact.branch,
@@ -46,7 +46,7 @@ def artifact(row: Row[Any]) -> Artifact:
         digest=row.digest,
         size=row.size,
         path=row.path,
-        files=tuple(records.load_json(row.files)),
+        files=tuple(rules.load_json(row.files)),
         inputs_hash=row.inputs_hash,
         commit=row.commit,
         branch=row.branch,
@@ -72,15 +72,15 @@ def deployment_row(
         "previous_digest": deployment.previous_digest,
         "reason": deployment.reason,
         "error": deployment.error,
-        "rollback": records.dump_json(deployment.rollback, what="the rollback"),
+        "rollback": rules.dump_json(deployment.rollback, what="the rollback"),
         "created_at": created,
         "updated_at": updated,
     }
     # Only when there is one: the row then fits a schema older than revision 0004 too.
     if deployment.configuration_digest is not None:
-        row["configuration"] = records.dump_json(deployment.configuration, what="configuration")
+        row["configuration"] = rules.dump_json(deployment.configuration, what="configuration")
         row["configuration_digest"] = deployment.configuration_digest
-        row["release_configuration"] = records.dump_json(
+        row["release_configuration"] = rules.dump_json(
             deployment.release_configuration, what="the release configuration"
         )
     return row
@@ -101,10 +101,10 @@ def deployment(row: Row[Any]) -> Deployment:
         error=row.error,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        rollback=records.load_json(row.rollback),
-        configuration=records.load_json(row.configuration),
+        rollback=rules.load_json(row.rollback),
+        configuration=rules.load_json(row.configuration),
         configuration_digest=row.configuration_digest,
-        release_configuration=records.load_json(row.release_configuration),
+        release_configuration=rules.load_json(row.release_configuration),
     )
 
 
@@ -118,7 +118,7 @@ def check_rows(results: Sequence[CheckResult], *, first_seq: int) -> list[dict[s
             "latency_ms": float(result.latency_ms),
             "detail": result.detail,
             "logs": result.logs,
-            "response": records.dump_json(
+            "response": rules.dump_json(
                 result.response, what=f"the response of check {result.name!r}"
             ),
         }
@@ -133,7 +133,7 @@ def check(row: Row[Any]) -> CheckResult:
         latency_ms=row.latency_ms,
         detail=row.detail,
         logs=row.logs,
-        response=records.load_json(row.response),
+        response=rules.load_json(row.response),
         phase=row.phase,
     )
 
@@ -151,12 +151,12 @@ def request_row(request: ApprovalRequest) -> dict[str, Any]:
         "env": request.env,
         "digest": request.digest,
         "requested_by": request.requested_by,
-        "requested_at": records.utc(request.requested_at),
-        "expires_at": records.utc(request.expires_at),
+        "requested_at": rules.utc(request.requested_at),
+        "expires_at": rules.utc(request.expires_at),
         "state": RequestState(request.state).value,
         "built_by": request.built_by,
         "branch": request.branch,
-        "evidence": records.evidence_json(request.evidence, request_id=request.id),
+        "evidence": rules.evidence_json(request.evidence, request_id=request.id),
         "consumed_by": request.consumed_by,
     }
 
@@ -173,7 +173,7 @@ def request(row: Row[Any], decisions: Sequence[ApprovalDecision]) -> ApprovalReq
         built_by=row.built_by,
         branch=row.branch,
         decisions=list(decisions),
-        evidence=records.load_json(row.evidence),
+        evidence=rules.load_json(row.evidence),
         consumed_by=row.consumed_by,
     )
 
@@ -184,7 +184,7 @@ def decision_row(decision: ApprovalDecision, *, request_id: str, seq: int) -> di
         "seq": seq,
         "reviewer": decision.reviewer,
         "approve": bool(decision.approve),
-        "at": records.utc(decision.at),
+        "at": rules.utc(decision.at),
         "comment": decision.comment,
         "source": decision.source,
     }
@@ -210,7 +210,7 @@ def audit_event(row: Row[Any]) -> AuditEvent:
         env=row.env,
         digest=row.digest,
         reason=row.reason,
-        details=records.audit_details(row.details),
+        details=rules.audit_details(row.details),
         prev_hash=row.prev_hash,
         hash=row.hash,
         key_id=row.key_id,

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from lambda_promote.errors import LedgerError
-from lambda_promote.ledger import queries, records, rows, scrub, sql_approvals, sql_audit
+from lambda_promote.ledger import queries, rows, rules, scrub, sql_approvals, sql_audit
 from lambda_promote.ledger.access import LedgerAccess
 from lambda_promote.ledger.base import Ledger, LockInfo
 from lambda_promote.ledger.engine import ledger_url, reading, writing
@@ -60,7 +60,7 @@ def open_ledger(
     url: str,
     *,
     root: Path,
-    clock: Clock = records.now_utc,
+    clock: Clock = rules.now_utc,
     redactor: Redactor | None = None,
     lazy: bool = False,
     warn: Callable[[str], None] | None = None,
@@ -89,7 +89,7 @@ class SqlLedger:
         self,
         source: Engine | LedgerAccess,
         *,
-        clock: Clock = records.now_utc,
+        clock: Clock = rules.now_utc,
         redactor: Redactor | None = None,
     ) -> None:
         self._access = (
@@ -170,14 +170,14 @@ class SqlLedger:
     # --- deployments ----------------------------------------------------------------------
     def create_deployment(self, deployment: Deployment) -> Deployment:
         deployment = self._clean(deployment)
-        created = records.utc(deployment.created_at) if deployment.created_at else self._clock()
-        updated = records.utc(deployment.updated_at) if deployment.updated_at else created
+        created = rules.utc(deployment.created_at) if deployment.created_at else self._clock()
+        updated = rules.utc(deployment.updated_at) if deployment.updated_at else created
         row = rows.deployment_row(deployment, created=created, updated=updated)
         first_checks = rows.check_rows(deployment.checks, first_seq=1)
         try:
             with self._writing() as connection:
                 if queries.exists(connection, deployments.c.id, deployment.id):
-                    raise records.duplicate_deployment(deployment.id)
+                    raise rules.duplicate_deployment(deployment.id)
                 # Insertion order, for "newest first" among equal timestamps.
                 seq = queries.insertion_seq(deployments)
                 connection.execute(sa.insert(deployments).values({**row, "seq": seq}))
@@ -192,17 +192,17 @@ class SqlLedger:
                 )
                 _insert_checks(connection, deployment.id, first_checks)
         except sa.exc.IntegrityError as error:
-            raise records.duplicate_deployment(deployment.id) from error
+            raise rules.duplicate_deployment(deployment.id) from error
         return self._load(deployment.id)
 
     def transition(
         self, deployment_id: str, state: DeploymentState, *, note: str = "", **fields: Any
     ) -> Deployment:
         state = DeploymentState(state)
-        changes = scrub.scrubbed_fields(records.transition_fields(fields), self.redactor)
+        changes = scrub.scrubbed_fields(rules.transition_fields(fields), self.redactor)
         note = self.redactor(note)
         if "rollback" in changes:
-            changes["rollback"] = records.dump_json(changes["rollback"], what="the rollback")
+            changes["rollback"] = rules.dump_json(changes["rollback"], what="the rollback")
         at = self._clock()
         with self._writing() as connection:
             # Conditional on "not finished yet", so two writers cannot both end a deployment.
@@ -216,8 +216,8 @@ class SqlLedger:
                     sa.select(deployments.c.state).where(deployments.c.id == deployment_id)
                 ).scalar()
                 if current is None:
-                    raise records.unknown_deployment(deployment_id)
-                raise records.terminal_refusal(deployment_id, DeploymentState(current), state)
+                    raise rules.unknown_deployment(deployment_id)
+                raise rules.terminal_refusal(deployment_id, DeploymentState(current), state)
             seq = queries.next_seq(connection, transitions.c.deployment_id, deployment_id)
             connection.execute(
                 sa.insert(transitions).values(
@@ -236,7 +236,7 @@ class SqlLedger:
                 .with_for_update()
             ).first()
             if found is None:
-                raise records.unknown_deployment(deployment_id)
+                raise rules.unknown_deployment(deployment_id)
             offset = queries.next_seq(connection, check_results.c.deployment_id, deployment_id) - 1
             for row in new_rows:
                 row["seq"] += offset
@@ -291,7 +291,7 @@ class SqlLedger:
             except sa.exc.IntegrityError:
                 current = self.lock_info(env)
                 if current is not None:
-                    raise records.locked(current) from None
+                    raise rules.locked(current) from None
         raise LedgerError(
             f"could not take the lock of {env}: it was taken and released repeatedly",
             hint="another process is deploying to it in a loop; try again",
@@ -313,7 +313,7 @@ class SqlLedger:
             row = connection.execute(sa.select(locks).where(locks.c.env == env)).first()
             current = None if row is None else rows.lock(row)
             if current is None or current.deployment_id != deployment_id:
-                raise records.no_such_lock(env, deployment_id, current)
+                raise rules.no_such_lock(env, deployment_id, current)
             connection.execute(
                 sa.delete(locks).where(locks.c.env == env, locks.c.deployment_id == deployment_id)
             )
@@ -325,7 +325,7 @@ class SqlLedger:
         row = rows.request_row(request)
         decisions = [
             rows.decision_row(decision, request_id=request.id, seq=seq)
-            for seq, decision in enumerate(records.distinct_decisions(request), start=1)
+            for seq, decision in enumerate(rules.distinct_decisions(request), start=1)
         ]
         try:
             with self._writing() as connection:
@@ -335,7 +335,7 @@ class SqlLedger:
             # The same id inserted by a concurrent process between our check and our insert.
             with self._reading() as connection:
                 if sql_approvals.request_exists(connection, request.id):
-                    raise records.duplicate_request(request.id) from error
+                    raise rules.duplicate_request(request.id) from error
             raise _unrecordable(f"approval request {request.id}", error) from error
 
     def get_request(self, id_or_prefix: str) -> ApprovalRequest | None:
@@ -365,13 +365,13 @@ class SqlLedger:
             # Only without the row lock's protection: the unique (request, reviewer) held.
             with self._reading() as connection:
                 if sql_approvals.has_decided(connection, request_id, decision.reviewer):
-                    raise records.already_decided(decision.reviewer, request_id) from error
+                    raise rules.already_decided(decision.reviewer, request_id) from error
             raise _unrecordable(f"{decision.reviewer}'s decision", error) from error
 
     def set_request_state(
         self, request_id: str, state: RequestState, *, consumed_by: str | None = None
     ) -> ApprovalRequest:
-        wanted = records.request_move(request_id, state, consumed_by)
+        wanted = rules.request_move(request_id, state, consumed_by)
         with self._writing() as connection:
             sql_approvals.move_request(connection, request_id, wanted, consumed_by=consumed_by)
             return sql_approvals.load_request(connection, request_id)
@@ -385,7 +385,7 @@ class SqlLedger:
                     sql_audit.serialise_appenders(connection)
                     last = sql_audit.last_event(connection)
                     event = make(last)
-                    sql_audit.insert_event(connection, records.audit_event(event, last))
+                    sql_audit.insert_event(connection, rules.audit_event(event, last))
                 return event
             except sa.exc.IntegrityError as error:
                 if event is None or not self._audit_seq_taken(event.seq):

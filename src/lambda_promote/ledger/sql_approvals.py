@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from lambda_promote.ledger import queries, records, rows
+from lambda_promote.ledger import queries, rows, rules
 from lambda_promote.ledger.tables import approval_decisions, approval_requests
 from lambda_promote.model import ApprovalDecision, ApprovalRequest, RequestState
 
@@ -26,7 +26,7 @@ def insert_request(
     connection: Connection, row: dict[str, Any], decisions: list[dict[str, Any]]
 ) -> None:
     if queries.exists(connection, approval_requests.c.id, row["id"]):
-        raise records.duplicate_request(row["id"])
+        raise rules.duplicate_request(row["id"])
     seq = queries.insertion_seq(approval_requests)
     connection.execute(sa.insert(approval_requests).values({**row, "seq": seq}))
     if decisions:
@@ -103,11 +103,11 @@ def append_decision(connection: Connection, request_id: str, decision: ApprovalD
         .with_for_update()
     ).scalar()
     if state is None:
-        raise records.unknown_request(request_id)
+        raise rules.unknown_request(request_id)
     if state != _OPEN:
-        raise records.closed_request(request_id, RequestState(state))
+        raise rules.closed_request(request_id, RequestState(state))
     if has_decided(connection, request_id, decision.reviewer):
-        raise records.already_decided(decision.reviewer, request_id)
+        raise rules.already_decided(decision.reviewer, request_id)
     seq = queries.next_seq(connection, approval_decisions.c.request_id, request_id)
     connection.execute(
         sa.insert(approval_decisions).values(
@@ -143,7 +143,7 @@ def move_request(
         )
     ).first()
     if current is None:
-        raise records.unknown_request(request_id)
-    raise records.refused_move(
+        raise rules.unknown_request(request_id)
+    raise rules.refused_move(
         request_id, RequestState(current.state), wanted, consumed_by=current.consumed_by
     )

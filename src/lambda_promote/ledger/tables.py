@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from lambda_promote.ledger.records import utc
+from lambda_promote.ledger.rules import utc
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):

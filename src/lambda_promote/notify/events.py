@@ -202,7 +202,7 @@ def approval_event(
         actor=actor,
         at=at or now_utc(),
         digest=request.digest,
-        commit=request.evidence.get("commit"),
+        commit=request.evidence_record.commit,
         project=project,
         request=request,
         report=report,

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from lambda_promote.model import ApprovalRequest, Deployment
+from lambda_promote.model import ApprovalRequest, ConfigurationEvidence, Deployment
 from lambda_promote.notify.events import NotificationEvent
-from lambda_promote.render import deployment_json, iso
+from lambda_promote.output import deployment_json, iso
 
 SCHEMA_VERSION = 1
 _SLACK_TEXT_LIMIT = 2900  # Slack refuses section texts over 3000 characters
@@ -119,12 +119,12 @@ def _deployment_facts(dep: Deployment | None) -> list[tuple[str, str]]:
     ]
     if dep.error:
         rows.append(("Error", dep.error))
-    rollback = dep.rollback or {}
-    if rollback:
-        outcome = "verified" if rollback.get("verified") else "NOT verified"
-        if rollback.get("error"):
-            outcome += f": {rollback['error']}"
-        rows.append(("Rollback", f"to version {rollback.get('to_version') or '(none)'}, {outcome}"))
+    rollback = dep.rollback_record
+    if rollback is not None:
+        outcome = "verified" if rollback.verified else "NOT verified"
+        if rollback.error:
+            outcome += f": {rollback.error}"
+        rows.append(("Rollback", f"to version {rollback.to_version or '(none)'}, {outcome}"))
     return rows
 
 
@@ -145,43 +145,40 @@ def _request_facts(request: ApprovalRequest) -> list[tuple[str, str]]:
 def evidence_lines(request: ApprovalRequest) -> list[str]:
     """What a reviewer needs before approving: provenance, upstream checks, what a rollback
     would restore, the commits that change."""
-    ev = request.evidence
+    ev = request.evidence_record
     lines = [
-        f"built by {ev.get('built_by') or request.built_by or '?'} from "
-        f"{ev.get('branch') or request.branch or '?'} @ {(ev.get('commit') or '?')[:12]}",
-        f"live now: version {ev.get('live_version') or '(none)'}; "
-        f"a rollback would restore version {ev.get('rollback_restores') or '(none)'}",
+        f"built by {ev.built_by or request.built_by or '?'} from "
+        f"{ev.branch or request.branch or '?'} @ {(ev.commit or '?')[:12]}",
+        f"live now: version {ev.live_version or '(none)'}; "
+        f"a rollback would restore version {ev.rollback_restores or '(none)'}",
     ]
-    source = ev.get("source")
-    if isinstance(source, dict):
-        checks = source.get("checks") or []
-        passed = sum(1 for c in checks if c.get("ok"))
+    source = ev.source
+    if source is not None:
         lines.append(
-            f"{source.get('env')}: {passed}/{len(checks)} checks passed "
-            f"(deployment {source.get('deployment')})"
+            f"{source.env}: {source.passed}/{len(source.checks)} checks passed "
+            f"(deployment {source.deployment})"
         )
         lines += [
             f"  {'✓' if c.get('ok') else '✗'} {c.get('name')} {c.get('latency_ms')} ms"
-            for c in checks
+            for c in source.checks
         ]
-    lines += _configuration_lines(ev.get("configuration"))
-    commits = ev.get("commits") or []
-    if commits:
-        lines.append(f"{len(commits)} commit(s):")
-        lines += [f"  {c}" for c in commits[:10]]
+    lines += _configuration_lines(ev.configuration)
+    if ev.commits:
+        lines.append(f"{len(ev.commits)} commit(s):")
+        lines += [f"  {c}" for c in ev.commits[:10]]
     return lines
 
 
-def _configuration_lines(configuration: Any) -> list[str]:
+def _configuration_lines(configuration: ConfigurationEvidence | None) -> list[str]:
     """DESIGN §11.3: what the release changes in the function's settings."""
-    if not isinstance(configuration, dict):
+    if configuration is None:
         return []
-    changes = configuration.get("changes")
+    changes = configuration.changes
     if changes:
         return ["configuration changes:", *[f"  {line}" for line in changes]]
     if changes is not None:
         return ["configuration: unchanged"]
-    settings = "; ".join(configuration.get("settings") or []) or "none managed"
+    settings = "; ".join(configuration.settings) or "none managed"
     return [f"configuration: {settings} (nothing recorded live to compare with)"]
 
 

@@ -22,7 +22,7 @@ from lambda_promote.model import (
 )
 from lambda_promote.notify.messages import evidence_lines
 from lambda_promote.notify.redact import Redactor
-from lambda_promote.render import deployment_json
+from lambda_promote.output import deployment_json
 
 Tone = Literal["ok", "warn", "bad", "urgent", "info"]
 S = DeploymentState
@@ -272,23 +272,22 @@ def _check_rows(checks: Sequence[CheckResult], r: Redactor) -> tuple[CheckRow, .
 
 
 def _rollback_row(dep: Deployment, r: Redactor) -> RollbackRow | None:
-    record = dep.rollback
-    if not record:
+    record = dep.rollback_record
+    if record is None:
         return None
     checks = (
         ()
         if dep.kind is DeploymentKind.ROLLBACK
         else _check_rows([c for c in dep.checks if c.phase == "rollback_verify"], r)
     )
-    verified = record.get("verified")
     return RollbackRow(
-        reason=r(str(record.get("reason") or "")),
-        from_version=_text_or_none(record.get("from_version")),
-        to_version=_text_or_none(record.get("to_version")),
-        to_digest=_text_or_none(record.get("to_digest")),
-        verified=verified if isinstance(verified, bool) else None,
-        note=r(str(record.get("note") or "")),
-        error=r(str(record.get("error") or "")),
+        reason=r(record.reason),
+        from_version=record.from_version,
+        to_version=record.to_version,
+        to_digest=record.to_digest,
+        verified=record.verified,
+        note=r(record.note),
+        error=r(record.error),
         checks=checks,
     )
 

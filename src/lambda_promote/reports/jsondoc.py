@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from lambda_promote.render import iso
+from lambda_promote.output import iso
 from lambda_promote.reports.data import ApprovalRow, CheckRow, Live, Report
 
 REPORT_VERSION = 1

@@ -1,5 +1,6 @@
-"""Turning results into what people and scripts read: the ``--json`` shapes of DESIGN §4 and
-the human lines. Pure functions over the model; the CLI prints what they return.
+"""What commands print: the ``--json`` shapes of DESIGN §4 and the human lines of a
+deployment. Pure functions over the model; the CLI prints what they return. (Reports are
+rendered by ``reports``; notifications by ``notify.messages``.)
 """
 
 from __future__ import annotations
@@ -100,11 +101,11 @@ def deployment_lines(dep: Deployment) -> list[str]:
     for c in dep.checks:
         mark = "pass" if c.ok else "FAIL"
         lines.append(f"  check {c.name} [{c.phase}] {mark} {c.latency_ms:.0f} ms: {c.detail}")
-    if dep.rollback:
-        rb = dep.rollback
+    rb = dep.rollback_record
+    if rb is not None:
         lines.append(
-            f"  rollback  to version {rb.get('to_version') or '(none)'}; "
-            f"verified: {rb.get('verified')}" + (f"; {rb['note']}" if rb.get("note") else "")
+            f"  rollback  to version {rb.to_version or '(none)'}; "
+            f"verified: {rb.verified}" + (f"; {rb.note}" if rb.note else "")
         )
     return lines
 

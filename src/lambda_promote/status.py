@@ -1,0 +1,152 @@
+"""What the read-mostly commands show and do: ``status`` (what is live where, locks, pending
+approvals, deployments in flight), ``show`` and ``unlock``. Each takes a ``Workspace`` and
+returns model objects (or raises an error of errors.py); the CLI only parses, calls, renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from lambda_promote.errors import UsageError
+from lambda_promote.model import AliasState, Deployment, DeploymentState, FunctionRef
+from lambda_promote.workspace import Workspace
+
+if TYPE_CHECKING:
+    from lambda_promote.drift import Drift
+
+
+def _environment(ws: Workspace, env: str) -> None:
+    # Imported here: the loader brings pydantic, which a cache-hit build never needs.
+    from lambda_promote.config.loader import require_env
+
+    require_env(ws.config, env)
+
+
+@dataclass(frozen=True)
+class EnvStatus:
+    env: str
+    function_name: str
+    alias: str
+    version: str | None
+    digest: str | None
+    deployed_at: str | None
+    deployed_by: str | None
+    in_flight: list[Deployment]
+    lock: dict[str, Any] | None
+    approvals: list[dict[str, Any]]
+    drift: Drift | None = None  # DESIGN §11.3
+
+
+def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
+    from lambda_promote.deploy import lock_is_stale
+    from lambda_promote.output import iso
+
+    if env:
+        _environment(ws, env)
+    names = [env] if env else list(ws.config.environments)
+    result = []
+    for name in names:
+        fn = ws.function_ref(name)
+        alias = ws.target.alias_state(fn)
+        live = _deployment_of(ws, name, alias.version)
+        info = ws.ledger.lock_info(name)
+        lock = None
+        if info is not None:
+            lock = {
+                "holder": info.holder,
+                "deployment_id": info.deployment_id,
+                "since": iso(info.since),
+                "stale": lock_is_stale(info),
+            }
+        result.append(
+            EnvStatus(
+                drift=_drift(ws, fn, alias),
+                env=name,
+                function_name=fn.function_name,
+                alias=fn.alias,
+                version=alias.version,
+                digest=alias.digest,
+                deployed_at=iso(live.updated_at) if live else None,
+                deployed_by=live.actor if live else None,
+                in_flight=ws.ledger.unfinished(name),
+                lock=lock,
+                approvals=pending_approvals(ws, name),
+            )
+        )
+    return result
+
+
+def _drift(ws: Workspace, fn: FunctionRef, alias: AliasState) -> Drift | None:
+    """DESIGN §11.3: the alias points at a version the ledger did not put there."""
+    from lambda_promote.deploy import DRIFT_HISTORY, live_configuration
+    from lambda_promote.drift import environment_drift
+
+    history = ws.ledger.deployments(fn.env, limit=DRIFT_HISTORY)
+    drift, _ = environment_drift(
+        history, alias, read_configuration=lambda v: live_configuration(ws.target, fn, v)
+    )
+    return drift
+
+
+def pending_approvals(ws: Workspace, env: str) -> list[dict[str, Any]]:
+    """Open requests of ``env`` that can still admit a deployment, with what they lack."""
+    from lambda_promote import gate
+    from lambda_promote.model import RequestState
+    from lambda_promote.output import request_json
+
+    rule = ws.config.environments[env].approval
+    if rule is None or rule.provider != "builtin":
+        return []
+    now = datetime.now(UTC)
+    pending = []
+    for request in ws.ledger.requests(env=env, states=[RequestState.OPEN], limit=20):
+        verdict = gate.evaluate(rule, request, now)
+        if verdict.state in ("open", "granted"):
+            pending.append(request_json(request, verdict))
+    return pending
+
+
+def _deployment_of(ws: Workspace, env: str, version: str | None) -> Deployment | None:
+    """The most recent deployment that left ``version`` live (a deploy, a manual rollback,
+    or a deployment rolled back to it). Reads a bounded page, so ``status`` does not slow
+    down as history grows; older than that, the version is shown without who and when."""
+    if version is None:
+        return None
+    finished = ws.ledger.deployments(
+        env, states=[DeploymentState.SUCCEEDED, DeploymentState.ROLLED_BACK], limit=50
+    )
+    for dep in finished:
+        live_after = (
+            dep.previous_version if dep.state is DeploymentState.ROLLED_BACK else dep.version
+        )
+        if live_after == version:
+            return dep
+    return None
+
+
+def show(ws: Workspace, deployment_id: str) -> Deployment:
+    dep = ws.ledger.get_deployment(deployment_id)
+    if dep is None:
+        raise UsageError(
+            f"no deployment {deployment_id!r}",
+            hint="`lambda-promote history` lists deployments with their ids",
+        )
+    return dep
+
+
+def unlock(ws: Workspace, env: str, deployment_id: str) -> dict[str, Any]:
+    from lambda_promote.output import iso
+    from lambda_promote.release.execute import record_lock_broken
+
+    _environment(ws, env)
+    info = ws.ledger.break_lock(env, deployment_id)
+    record_lock_broken(ws, info, why="unlocked by hand")
+    ws.ui.warn(f"{env}: lock of {info.holder} (deployment {info.deployment_id}) broken")
+    return {
+        "env": env,
+        "holder": info.holder,
+        "deployment_id": info.deployment_id,
+        "since": iso(info.since),
+    }
