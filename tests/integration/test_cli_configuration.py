@@ -158,3 +158,23 @@ def test_an_alias_moved_by_hand_is_drift_in_status_and_deploy_says_so(tmp_path: 
 
     _, stderr = project.run("deploy", "staging")
     assert "drift" in stderr
+
+
+def test_a_dry_run_shows_the_configure_step_and_changes_nothing(tmp_path: Path, state: str):
+    project = Project(tmp_path, state)
+    project.run("deploy", "staging")
+    project.edit("memory_mb: 256", "memory_mb: 640")
+
+    planned, _ = project.run("deploy", "staging", "--dry-run")
+
+    # promote.yaml is an input of the build, so the plan builds first; the zip is the same.
+    actions = [s["action"] for s in planned["plan"]["steps"]]
+    assert actions[:4] == ["build", "configure", "publish", "shift"]
+    assert planned["plan"]["steps"][1] == {
+        "action": "configure",
+        "detail": "memory_mb: 256 → 640",
+        "function": "sized-staging",
+    }
+    assert project.invoke("staging")["memory"] == "256"
+    history, _ = project.run("history", "staging")
+    assert len(history["deployments"]) == 1

@@ -122,7 +122,8 @@ def gather_release(
     else:
         chosen = _chosen_or_built(ws, digest, build=build)
         if chosen is None:
-            return ReleaseFacts(None, None, _checkout_branch(ws.root))
+            unbuilt = ReleaseFacts(None, None, _checkout_branch(ws.root))
+            return _with_configuration(ws, env, unbuilt, ledger=ledger)
         artifact, provenance = _provenance(ws, chosen, env)
         facts = ReleaseFacts(
             artifact,
@@ -130,15 +131,21 @@ def gather_release(
             artifact.branch,
             provenance_problem=provenance,
         )
-    if facts.artifact is not None:
-        configured, changes = gather_configuration(
-            ws, env.env, facts.artifact.digest, ledger=ledger
-        )
-        facts = replace(facts, configured=configured, configuration_changes=changes)
+    facts = _with_configuration(ws, env, facts, ledger=ledger)
     if provider is None or env.spec.approval is None or facts.artifact is None:
         return facts
     approval = provider.read(env.env, facts.artifact, env.spec.approval, now=now())
     return replace(facts, approval=approval)
+
+
+def _with_configuration(
+    ws: Workspace, env: EnvFacts, facts: ReleaseFacts, *, ledger: Ledger
+) -> ReleaseFacts:
+    """``facts`` with the configuration the release runs with; known before the build too
+    (a fresh release's is promote.yaml's)."""
+    digest = facts.artifact.digest if facts.artifact is not None else ""
+    configured, changes = gather_configuration(ws, env.env, digest, ledger=ledger)
+    return replace(facts, configured=configured, configuration_changes=changes)
 
 
 def _provenance(
