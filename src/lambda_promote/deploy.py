@@ -187,11 +187,15 @@ class Deployer:
         try:
             return self._verify_new(dep, fn, env, shifted)
         except BaseException as error:
-            # Interrupted (Ctrl-C, a bug) after traffic moved: put the old version back first.
+            # Interrupted (Ctrl-C, a bug) after traffic moved: put the old version back first,
+            # then say what happened to the environment (exit 3 or 4), never "nothing changed".
             current = self.ledger.get_deployment(dep.id)
-            if current is not None and not current.state.terminal:
-                self._roll_back(current, fn, env, cause=f"interrupted: {error!r}", shifted=shifted)
-            raise
+            if current is None or current.state.terminal:
+                raise
+            undone = self._roll_back(
+                current, fn, env, cause=f"interrupted: {error!r}", shifted=shifted
+            )
+            raise _outcome_of_interruption(undone, error) from error
 
     def _drift(self, fn: FunctionRef, alias: AliasState) -> tuple[Drift | None, AliasState]:
         """Whether someone moved the alias behind the ledger's back, said before acting; and
@@ -478,6 +482,18 @@ def live_configuration(
 
 def describe_failures(failed: Sequence[CheckResult]) -> str:
     return "; ".join(f"check {r.name} failed: {r.detail}" for r in failed)
+
+
+def _outcome_of_interruption(undone: Deployment, error: BaseException) -> PromoteError:
+    """The error of a deployment rolled back because ``error`` interrupted it after traffic
+    moved: Ctrl-C or a cancelled job is ``interrupted`` (DESIGN §11.5), a bug ``rolled_back``."""
+    try:
+        raise_for_outcome(undone)
+    except PromoteError as outcome:
+        if not isinstance(error, Exception) and outcome.code == DeploymentRolledBack.code:
+            outcome.code = "interrupted"
+        return outcome
+    return PromoteError(f"deployment {undone.id} was interrupted: {error!r}")  # never reached
 
 
 def raise_for_outcome(deployment: Deployment) -> Deployment:

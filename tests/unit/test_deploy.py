@@ -216,3 +216,25 @@ def test_manual_rollback_moves_the_alias_and_verifies(ledger, target):
     assert dep.version == "1"
     assert target.live() == "1"
     assert (dep.rollback or {})["reason"] == "bad numbers"
+
+
+@pytest.mark.parametrize(
+    ("raised", "code"),
+    [(RuntimeError("a bug in a check"), "rolled_back"), (KeyboardInterrupt(), "interrupted")],
+)
+def test_an_unexpected_error_after_traffic_moved_rolls_back_and_says_so(
+    ledger: MemoryLedger, target: FakeTarget, raised: BaseException, code: str
+) -> None:
+    """Not "nothing changed" (exit 1): traffic moved, so the user must hear that the
+    environment was rolled back and verified (exit 3) — the red-team's NaN answer, generalised."""
+    d = deployer(ledger, target)
+    deploy(d, 1)
+    target.fail_next["invoke"] = raised
+    with pytest.raises(DeploymentRolledBack) as rolled_back:
+        deploy(d, 2)
+    assert rolled_back.value.code == code
+    assert rolled_back.value.__cause__ is raised
+    assert target.live() == "1"
+    dep = rolled_back.value.payload["deployment"]
+    assert dep.state is S.ROLLED_BACK
+    assert ledger.get_deployment(dep.id).state is S.ROLLED_BACK  # type: ignore[union-attr]
