@@ -74,9 +74,9 @@ class Project:
         self.config = self.config.replace(old, new, 1)
         self.write()
 
-    def run(self, *args: str, check: int = 0) -> tuple[dict[str, Any], str]:
+    def run(self, *args: str, check: int = 0, user: str = "alice") -> tuple[dict[str, Any], str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-        env.update({"LAMBDA_PROMOTE_USER": "alice", "NO_COLOR": "1"})
+        env.update({"LAMBDA_PROMOTE_USER": user, "NO_COLOR": "1"})
         proc = subprocess.run(
             [sys.executable, "-m", "lambda_promote", *args, "--json"],
             cwd=self.root,
@@ -178,3 +178,22 @@ def test_a_dry_run_shows_the_configure_step_and_changes_nothing(tmp_path: Path, 
     assert project.invoke("staging")["memory"] == "256"
     history, _ = project.run("history", "staging")
     assert len(history["deployments"]) == 1
+
+
+def test_approvers_see_the_configuration_production_would_change(tmp_path: Path, state: str):
+    project = Project(tmp_path, state)
+    project.edit(
+        "    memory_mb: 2048\n",
+        "    memory_mb: 2048\n    approval: {reviewers: [lead, ops], prevent_self_review: false}\n",
+    )
+    project.run("deploy", "staging")
+    project.run("request-approval", "production")
+    [request] = project.run("status", "production")[0]["environments"]["production"]["approvals"]
+    project.run("approve", request["id"], "--env", "production", user="lead")
+    project.run("deploy", "production")
+    project.edit("memory_mb: 2048", "memory_mb: 4096")
+
+    asked, _ = project.run("request-approval", "production")
+
+    configuration = asked["approval_request"]["evidence"]["configuration"]
+    assert configuration["changes"] == ["memory_mb: 2048 → 4096"]
