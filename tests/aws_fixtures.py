@@ -121,7 +121,12 @@ class LambdaFidelity:
         for op in ("GetAlias", "CreateAlias", "UpdateAlias", "DeleteAlias"):
             events.register(f"after-call.lambda.{op}", self._track_revision)
         events.register("after-call.lambda.ListVersionsByFunction", self._page_versions)
-        for op in ("UpdateFunctionConfiguration", "PublishVersion", "GetFunctionConfiguration"):
+        for op in (
+            "UpdateFunctionConfiguration",
+            "PublishVersion",
+            "GetFunctionConfiguration",
+            "GetFunction",  # the waiter's answer: its Configuration
+        ):
             events.register(f"after-call.lambda.{op}", self._ephemeral_storage)
         for op in _FUNCTION_WRITES:
             events.register(f"before-call.lambda.{op}", self._refuse_stale_function_revision)
@@ -177,6 +182,10 @@ class LambdaFidelity:
             return
         params = context.get("api_params", {})
         name = _function_name(params.get("FunctionName", ""))
+        if model.name == "GetFunction":
+            parsed = parsed.get("Configuration")
+            if not isinstance(parsed, dict):
+                return
         version = str(parsed.get("Version", "$LATEST"))
         with self.lock:
             if model.name == "UpdateFunctionConfiguration" and "EphemeralStorage" in params:
