@@ -14,6 +14,7 @@ import click
 # Loaded for their side effect: each registers its commands on the group.
 from lambda_promote import commands as _commands  # noqa: F401
 from lambda_promote import commands_audit as _commands_audit  # noqa: F401
+from lambda_promote import commands_aws as _commands_aws  # noqa: F401
 from lambda_promote import commands_gate as _commands_gate  # noqa: F401
 from lambda_promote import commands_github as _commands_github  # noqa: F401
 from lambda_promote import commands_report as _commands_report  # noqa: F401

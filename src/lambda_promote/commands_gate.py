@@ -34,13 +34,17 @@ def request_approval_command(inv: Invocation, env: str, digest: str | None) -> O
 
     for line in evidence_lines(request):
         inv.ui.detail(line)
-    inv.ui.detail(f"approve with: lambda-promote approve {request.id} --env {env}")
+    inv.ui.detail(
+        f"a reviewer approves with: lambda-promote approve {request.id} --as REVIEWER "
+        "(or rejects it the same way)"
+    )
     return Outcome(data={"approval_request": request_json(request, verdict)}, text=request.id)
 
 
-def _decide(inv: Invocation, ref: str, env: str, comment: str, *, approve: bool) -> Outcome:
+def _decide(inv: Invocation, ref: str, env: str | None, comment: str, *, approve: bool) -> Outcome:
     from lambda_promote import promotion
 
+    env = env or _env_of_request(inv, ref)
     request, verdict = promotion.decide(inv.workspace(), ref, env, approve=approve, comment=comment)
     word = "approved" if approve else "rejected"
     inv.ui.ok(
@@ -52,20 +56,36 @@ def _decide(inv: Invocation, ref: str, env: str, comment: str, *, approve: bool)
     return Outcome(data={"approval_request": request_json(request, verdict)}, text=verdict.state)
 
 
+def _env_of_request(inv: Invocation, ref: str) -> str:
+    """A request id names its environment; a digest does not (it may wait for several)."""
+    from lambda_promote.errors import UsageError
+
+    request = inv.workspace().ledger.get_request(ref)
+    if request is None:
+        raise UsageError(
+            f"no approval request {ref!r}; a digest needs --env",
+            hint="`lambda-promote status` lists the open requests; or give --env ENV",
+        )
+    return request.env
+
+
+_ENV_HELP = "The environment (default: the one the request id names; needed with a digest)."
+
+
 @command("approve")
 @click.argument("ref", metavar="REQUEST|DIGEST")
-@click.option("--env", required=True, help="The environment the request is for.")
+@click.option("--env", help=_ENV_HELP)
 @click.option("--comment", default="", help="Kept with the decision.")
-def approve_command(inv: Invocation, ref: str, env: str, comment: str) -> Outcome:
+def approve_command(inv: Invocation, ref: str, env: str | None, comment: str) -> Outcome:
     """Approve a request (as a reviewer listed for ENV)."""
     return _decide(inv, ref, env, comment, approve=True)
 
 
 @command("reject")
 @click.argument("ref", metavar="REQUEST|DIGEST")
-@click.option("--env", required=True, help="The environment the request is for.")
+@click.option("--env", help=_ENV_HELP)
 @click.option("--comment", default="", help="Why; kept with the decision.")
-def reject_command(inv: Invocation, ref: str, env: str, comment: str) -> Outcome:
+def reject_command(inv: Invocation, ref: str, env: str | None, comment: str) -> Outcome:
     """Reject a request; one rejection closes it."""
     return _decide(inv, ref, env, comment, approve=False)
 

@@ -38,35 +38,50 @@ def _config(inv: Invocation) -> Any:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write it (default: .github/workflows/promote.yml beside promote.yaml).",
 )
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the file is out of date.")
-def workflow_command(inv: Invocation, output: Path | None, check: bool) -> Outcome:
-    """Write the GitHub Actions workflow (the seed's job graph) from promote.yaml."""
-    from lambda_promote.errors import PromoteError
-    from lambda_promote.github.workflow import workflow_file
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 if the workflow or its lock is stale."
+)
+@click.option(
+    "--relock", is_flag=True, help="Resolve the lock again (newer dependencies, new hashes)."
+)
+def workflow_command(inv: Invocation, output: Path | None, check: bool, relock: bool) -> Outcome:
+    """Write the GitHub Actions workflow (the seed's job graph) and its lock from promote.yaml."""
+    from lambda_promote.github.files import check_files, write_files
 
-    wf = workflow_file(_config(inv), output)
-    data = {"workflow": {"path": str(wf.path), "current": wf.current, "written": False}}
+    config = _config(inv)
     if check:
-        if not wf.current:
-            raise PromoteError(
-                f"{wf.path} is not what promote.yaml generates",
-                hint="run `lambda-promote github workflow` and commit the result",
-                code="workflow_out_of_date",
-                payload=data,
-            )
-        inv.ui.ok(f"{wf.path} is up to date")
+        data = check_files(config, output)
+        inv.ui.ok(f"{data['workflow']['path']} and {data['lock']['path']} are up to date")
         return Outcome(data=data)
-    if wf.current:
-        inv.ui.ok(f"{wf.path} is already up to date")
-    else:
-        wf.path.parent.mkdir(parents=True, exist_ok=True)
-        wf.path.write_text(wf.text, encoding="utf-8")
-        data["workflow"]["written"] = True
-        inv.ui.ok(f"wrote {wf.path}")
-        inv.ui.detail(
-            "next: `lambda-promote github environments --repo OWNER/NAME` creates its environments"
-        )
-    return Outcome(data=data, text=str(wf.path))
+    data = write_files(config, output, relock=relock, progress=inv.ui.step)
+    for kind in ("workflow", "lock", "dependabot"):
+        entry = data[kind]
+        said = "wrote" if entry["written"] else "already up to date:"
+        inv.ui.ok(f"{said} {entry['path']}")
+    inv.ui.detail(
+        "next: `lambda-promote github environments --repo OWNER/NAME` creates its environments"
+    )
+    return Outcome(data=data, text=str(data["workflow"]["path"]))
+
+
+@github_command("summary")
+@click.argument("answer", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def summary_command(inv: Invocation, answer: Path) -> Outcome:
+    """Markdown of a saved `request-approval --json` answer, for the run's job summary."""
+    import json
+
+    from lambda_promote.errors import UsageError
+    from lambda_promote.github.summary import approval_summary
+
+    try:
+        loaded = json.loads(answer.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(
+            f"{answer}: not a JSON answer: {exc}",
+            hint="give the file `lambda-promote request-approval ENV --json` wrote",
+        ) from None
+    text = approval_summary(loaded if isinstance(loaded, dict) else {})
+    return Outcome(data={"summary": text}, text=text)
 
 
 @github_command("environments")
@@ -215,6 +230,7 @@ def resolve_command(inv: Invocation, env: str, reason: str, dead_host: str) -> O
             "recovered": result.recovered,
             "finished": result.finished,
             "broke_lock": result.broke_lock,
+            "held_by": result.held_by,
         }
     }
     return Outcome(data=data, text=result.summary)

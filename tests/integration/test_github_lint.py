@@ -1,5 +1,5 @@
 """The generated workflows pass the two linters DESIGN §10 names, run as real processes:
-actionlint reports no error, and zizmor (offline, regular and pedantic personas) no finding,
+actionlint reports no error, and zizmor (offline; regular, pedantic, auditor) no finding,
 on every golden workflow and on the example project's committed workflow."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_actionlint_reports_no_error(workflow: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("persona", ["regular", "pedantic"])
+@pytest.mark.parametrize("persona", ["regular", "pedantic", "auditor"])
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=IDS)
 def test_zizmor_reports_no_finding(workflow: Path, persona: str, tmp_path: Path) -> None:
     # zizmor names what it audits by path; a copy keeps the repository's own config out.

@@ -44,13 +44,16 @@ def test_the_seeds_five_environments_get_the_protections_of_promote_yaml(tmp_pat
         "production",
         "production-rollback",
     ]
-    gate = specs["production-approval"]
+    # Since #11.9 reviewers decide once, at deploy-production, after the request job put the
+    # evidence in the run's summary: production holds the gate, production-approval only the
+    # request job's role and secrets.
+    gate = specs["production"]
     assert gate.reviewers == ("team-lead", "acme/sre")
     assert gate.prevent_self_review is True
     assert gate.wait_timer == 15
     assert gate.branches == ("main",)
-    assert specs["production"].reviewers == ("team-lead", "acme/sre")
-    assert specs["production"].wait_timer == 0
+    request = specs["production-approval"]
+    assert (request.reviewers, request.wait_timer, request.branches) == ((), 0, ("main",))
     rollback = specs["production-rollback"]
     assert (rollback.reviewers, rollback.branches) == ((), ("main",))
     assert specs["staging"] == EnvironmentSpec("staging", "deploy to staging")
@@ -68,8 +71,8 @@ def test_a_dry_run_lists_every_call_with_its_json_body(tmp_path: Path) -> None:
         "GET /users/team-lead  # id of team-lead",
         "GET /orgs/acme/teams/sre  # id of acme/sre",
     ]
-    put = next(c for c in calls if c.method == "PUT" and c.path.endswith("/production-approval"))
-    assert put.path == "/repos/acme/orders-api/environments/production-approval"
+    put = next(c for c in calls if c.method == "PUT" and c.path.endswith("/production"))
+    assert put.path == "/repos/acme/orders-api/environments/production"
     assert put.body == {
         "wait_timer": 15,
         "prevent_self_review": True,

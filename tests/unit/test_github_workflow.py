@@ -98,7 +98,32 @@ triggers:
   - {event: push, branches: [main, "release/*"], deploy: [dev, staging, production]}
 """
 
-CONFIGS = {"seed": SEED, "builtin": BUILTIN, "local": LOCAL, "three-stages": THREE}
+S3_STORE = """\
+project: invoices
+artifacts: s3://acme-builds/invoices
+state: postgresql+psycopg://ledger.internal/invoices
+environments:
+  staging: {function_name: invoices-staging, region: eu-west-1}
+  production:
+    function_name: invoices-production
+    region: eu-west-1
+    promote_from: staging
+    approval: {provider: github, reviewers: [ana, bo]}
+triggers:
+  - {event: pull_request, branches: [main], deploy: [staging]}
+  - {event: push, branches: [main], deploy: [staging, production]}
+github:
+  tool: "0.1.0"
+  extras: [postgres]
+"""
+
+CONFIGS = {
+    "seed": SEED,
+    "builtin": BUILTIN,
+    "local": LOCAL,
+    "three-stages": THREE,
+    "s3-store": S3_STORE,
+}
 
 
 def config_from(tmp_path: Path, text: str, name: str = "promote.yaml") -> Config:
@@ -148,9 +173,9 @@ def test_the_seed_yields_the_seeds_job_graph(tmp_path: Path) -> None:
     assert jobs["deploy-production"]["needs"] == ["build", "request-production-approval"]
     assert jobs["rollback-staging"]["needs"] == ["deploy-staging"]
     assert jobs["rollback-production"]["needs"] == ["deploy-production"]
-    environments = {name: job.get("environment") for name, job in jobs.items()}
+    environments = {name: _environment(job) for name, job in jobs.items()}
     assert environments == {
-        "build": None,
+        "build": "build",
         "deploy-staging": "staging",
         "rollback-staging": "staging-rollback",
         "request-production-approval": "production-approval",
@@ -178,18 +203,27 @@ def test_every_workflow_is_hardened_as_design_section_10_lists(tmp_path: Path, n
         assert re.search(r"@[0-9a-f]{40}  # v\d+\.\d+\.\d+$", line), line
 
 
-def test_each_deploy_and_rollback_job_holds_its_environments_group_without_cancelling(
+def _environment(job: dict[str, Any]) -> str | None:
+    env = job.get("environment")
+    return env["name"] if isinstance(env, dict) else env
+
+
+def test_only_deploy_jobs_share_their_environments_group_and_none_cancels_a_running_one(
     tmp_path: Path,
 ) -> None:
+    # Changed with #11.9: the rollback jobs held promote-<env> too, and GitHub's one pending
+    # job per group let them push the newest run's pending deploy out (tests/unit/
+    # test_github_job_logic.py plays that story).
     jobs = plain(config_from(tmp_path, SEED))["jobs"]
-    for job, env in [
-        ("deploy-staging", "staging"),
-        ("rollback-staging", "staging"),
-        ("deploy-production", "production"),
-        ("rollback-production", "production"),
-        ("manual-rollback", "${{ inputs.environment }}"),
-    ]:
+    for job, env in [("deploy-staging", "staging"), ("deploy-production", "production")]:
         assert jobs[job]["concurrency"] == {"group": f"promote-{env}", "cancel-in-progress": False}
+    for env in ("staging", "production"):
+        group = jobs[f"rollback-{env}"]["concurrency"]["group"]
+        assert group == f"promote-{env}-rollback-${{{{ github.run_id }}}}"
+    assert jobs["manual-rollback"]["concurrency"] == {
+        "group": "promote-${{ inputs.environment }}-manual-rollback",
+        "cancel-in-progress": False,
+    }
 
 
 def test_aws_jobs_assume_a_role_by_oidc_and_build_gets_no_token(tmp_path: Path) -> None:
@@ -264,7 +298,8 @@ def test_rollback_jobs_run_after_a_failed_or_cancelled_deploy_and_only_resolve(
     job = plain(config_from(tmp_path, SEED))["jobs"]["rollback-staging"]
     assert job["if"] == (
         "always() && (needs.deploy-staging.result == 'failure' || "
-        "needs.deploy-staging.result == 'cancelled')"
+        "(needs.deploy-staging.result == 'cancelled' && "
+        "needs.deploy-staging.outputs.host != ''))"
     )
     assert any(
         "lambda-promote github resolve staging" in s for s in run_scripts({"jobs": {"r": job}})
@@ -309,8 +344,10 @@ def test_a_glob_no_condition_can_express_is_refused(tmp_path: Path) -> None:
         render(config)
 
 
-def test_an_artifact_store_outside_the_repository_is_refused(tmp_path: Path) -> None:
-    config = config_from(tmp_path, "artifacts: s3://bucket/prefix\n" + SEED)
+def test_an_artifact_folder_outside_the_repository_is_refused(tmp_path: Path) -> None:
+    # s3:// stores are supported since #11.9 (test_github_s3_store.py); a folder elsewhere
+    # on the machine still cannot travel between jobs.
+    config = config_from(tmp_path, "artifacts: /var/builds\n" + SEED)
     with pytest.raises(UsageError, match="inside the repository"):
         render(config)
 

@@ -118,6 +118,17 @@ class Notifications(_Strict):
     webhook: WebhookNotifier | None = None
 
 
+class GitHubSettings(_Strict):
+    """How the generated workflow installs lambda-promote (docs/STAGING_TO_PRODUCTION_WORKFLOW.md
+    §2): a released version from the package index, or a git URL at a full commit SHA."""
+
+    tool: str | None = Field(
+        default=None,
+        pattern=r"^([0-9]+(\.[0-9]+)*([a-z0-9.+-]*)|git\+https://[^\s@]+@[0-9a-f]{40})$",
+    )
+    extras: list[Literal["aws", "postgres"]] = Field(default_factory=list)
+
+
 class Config(_Strict):
     project: str = Field(min_length=1)
     target: Literal["aws", "local"] = "aws"
@@ -127,6 +138,7 @@ class Config(_Strict):
     environments: dict[str, Environment] = Field(min_length=1)
     triggers: list[Trigger] = Field(default_factory=list)
     notifications: Notifications = Field(default_factory=Notifications)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
 
     # Where the file was read from (set by the loader); relative paths are relative to ``root``.
     _path: Path = PrivateAttr(default=Path("promote.yaml"))

@@ -8,7 +8,7 @@ The module is read with ``ast``, never imported: validating must not run user co
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lambda_promote.config.problems import Problem, did_you_mean
@@ -36,14 +36,14 @@ def check_function_source(config: Config, doc: LocatedDocument, root: Path) -> l
             )
     if problems:
         return problems  # nothing outside the project is read, not even to check it
-    if fn.requirements is not None and not (root / fn.requirements).is_file():
+    if fn.requirements is not None and not _exists(root / fn.requirements, Path.is_file):
         problem(
             "requirements",
             f"file '{fn.requirements}' does not exist (looked in {root / fn.requirements})",
             "create it, or delete the requirements line if the function has no dependencies",
         )
     source = root / fn.source
-    if not source.is_dir():
+    if not _exists(source, Path.is_dir):
         problem(
             "source",
             f"folder '{fn.source}' does not exist (looked in {source})",
@@ -56,6 +56,15 @@ def check_function_source(config: Config, doc: LocatedDocument, root: Path) -> l
     if found is not None:
         problem("handler", *found)
     return problems
+
+
+def _exists(path: Path, test: Callable[[Path], bool]) -> bool:
+    """``test(path)``; False for a name the file system refuses (too long, say): Python 3.11
+    raises there rather than answering."""
+    try:
+        return test(path)
+    except OSError:
+        return False
 
 
 def _inside_project(path: Path, root: Path) -> bool:

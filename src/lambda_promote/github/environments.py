@@ -10,12 +10,16 @@ Private repositories on some plans have environments without protection rules: G
 answers 422, or accepts the call and drops the rule. Both are caught, and the report says to
 use lambda-promote's own gate (``approval.provider: builtin``) instead.
 
-Which protections go where (``approval.provider: github``): ``<env>-approval`` gets the
-reviewers, self-review rule and wait timer; ``<env>`` gets the reviewers again (they guard the
-environment's AWS role even from a workflow edited on a branch) and both get the deployment
-branch policy from ``branches``; ``<env>-rollback`` only the branch policy, so an emergency
-rollback never waits for a person. With ``provider: builtin`` no GitHub reviewers are set:
-lambda-promote's gate decides.
+Which protections go where (``approval.provider: github``): ``<env>`` gets the reviewers,
+self-review rule and wait timer — reviewers decide once, at ``deploy-<env>``, after the
+request job put the evidence in the run's summary (and the reviewers guard the environment's
+AWS role even from a workflow edited on a branch); ``<env>-approval`` holds the request job's
+read-only role and secrets and gets no reviewers, so the request and its evidence exist before
+anyone is asked; both get the deployment branch policy from ``branches``; ``<env>-rollback``
+only the branch policy, so an emergency rollback never waits for a person. With ``provider:
+builtin`` no GitHub reviewers are set: lambda-promote's gate decides. ``build`` (the build
+job's secrets, and its role for an S3 artifact store) is created here only with an S3 store;
+otherwise GitHub creates it on the first run.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from urllib.parse import quote
 
 from lambda_promote.config.schema import Config, Environment
 from lambda_promote.github.api import GitHubApi, split_repo
-from lambda_promote.github.pipeline import pipeline
+from lambda_promote.github.pipeline import BUILD_ENVIRONMENT, pipeline
 
 BUILTIN_HINT = (
     "GitHub does not enforce required reviewers here (private repositories need a paid plan "
@@ -93,6 +97,8 @@ class Enforced:
 # --- plan ----------------------------------------------------------------------------------------
 def desired(config: Config) -> list[EnvironmentSpec]:
     specs: list[EnvironmentSpec] = []
+    if config.artifacts.startswith("s3://"):
+        specs.append(EnvironmentSpec(BUILD_ENVIRONMENT, "build: the artifact bucket's role"))
     for stage in pipeline(config).stages:
         branches = tuple(stage.spec.branches)
         gate = _gate(stage.spec)
@@ -100,14 +106,18 @@ def desired(config: Config) -> list[EnvironmentSpec]:
             specs.append(
                 EnvironmentSpec(
                     stage.approval_environment,
-                    f"approval to promote to {stage.env}",
-                    wait_timer=_wait(stage.spec) if gate else 0,
+                    f"open the request to promote to {stage.env}",
                     branches=branches,
-                    **gate,
                 )
             )
         specs.append(
-            EnvironmentSpec(stage.env, f"deploy to {stage.env}", branches=branches, **gate)
+            EnvironmentSpec(
+                stage.env,
+                f"deploy to {stage.env}",
+                wait_timer=_wait(stage.spec) if gate else 0,
+                branches=branches,
+                **gate,
+            )
         )
         specs.append(
             EnvironmentSpec(stage.rollback_environment, f"roll {stage.env} back", branches=branches)

@@ -1,9 +1,15 @@
-"""The jobs of the generated workflow (DESIGN §10), one builder per kind, as data.
+"""The build, approval and deploy jobs of the generated workflow (DESIGN §10, §11.9), as data;
+the rollback jobs are in ``jobs_rollback.py``.
 
-Every job gets only the permissions it uses, each with a comment saying why; the jobs that
-touch an environment share a concurrency group per environment that never cancels a running
-deployment. The ledger travels from job to job as a workflow artifact (``state-<job>``),
-uploaded even when the job fails, so the next job — or the rollback job — sees what happened.
+Every job gets only the permissions it uses, each with a comment saying why. The ledger travels
+from job to job as a workflow artifact (``state-<job>``), uploaded even when the job fails, so
+the next job — or the rollback job — sees what happened.
+
+Concurrency follows GitHub's queueing rule: a group holds at most one running and one pending
+job, and a newly queued job *cancels the pending one* and takes its place. So only jobs that
+may replace each other share a group: ``deploy-<env>`` of every run share ``promote-<env>``
+(the newest release waits, an older pending one is superseded), and nothing else ever enters
+it — a rollback job there would push the newest run's pending deploy out of the queue.
 """
 
 from __future__ import annotations
@@ -11,9 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_promote.github import steps
-from lambda_promote.github.pipeline import Pipeline, Stage, deploy_condition
+from lambda_promote.github.pipeline import (
+    BUILD_ENVIRONMENT,
+    FORK_GUARD,
+    Pipeline,
+    Stage,
+    deploy_condition,
+)
 from lambda_promote.github.steps import RUN_DIR, Paths, expr
-from lambda_promote.github.yamlout import Folded, Note
+from lambda_promote.github.yamlout import Folded, Literal, Note
 
 RUNNER = "ubuntu-24.04"
 Job = dict[str, Any]
@@ -27,9 +39,14 @@ def permissions(pipe: Pipeline, *, aws: bool, actions: bool = False) -> dict[str
     granted: dict[str, Any] = {"contents": _CONTENTS}
     if actions:
         granted["actions"] = _ACTIONS
-    if aws and pipe.config.target == "aws":
+    if aws and uses_aws(pipe):
         granted["id-token"] = _ID_TOKEN
     return granted
+
+
+def uses_aws(pipe: Pipeline) -> bool:
+    config = pipe.config
+    return config.target == "aws" or config.artifacts.startswith("s3://")
 
 
 def concurrency(group: str, *, cancel: bool = False, why: str = "") -> dict[str, Any]:
@@ -39,14 +56,16 @@ def concurrency(group: str, *, cancel: bool = False, why: str = "") -> dict[str,
     }
 
 
-def _common(pipe: Pipeline, *, region: str | None, full_history: bool = False) -> list[Any]:
+def common(
+    pipe: Pipeline, *, region: str | None, full_history: bool = False, store_only: bool = False
+) -> list[Any]:
     out: list[Any] = [steps.checkout(full_history=full_history), *steps.setup_python(pipe.config)]
     if region is not None:
-        out += steps.aws_credentials(pipe.config, region)
+        out += steps.aws_credentials(pipe.config, region, store_only=store_only)
     return out
 
 
-def _state_upload(paths: Paths, job: str) -> dict[str, Any]:
+def state_upload(paths: Paths, job: str) -> dict[str, Any]:
     return steps.upload(
         f"state-{job}",
         paths.state_upload,
@@ -56,7 +75,7 @@ def _state_upload(paths: Paths, job: str) -> dict[str, Any]:
     )
 
 
-def _state_download(paths: Paths, job: str, **more: Any) -> dict[str, Any]:
+def state_download(paths: Paths, job: str, **more: Any) -> dict[str, Any]:
     return steps.download(
         f"state-{job}",
         paths.state_download,
@@ -73,24 +92,35 @@ def _condition(pipe: Pipeline, env: str) -> Folded:
 # --- build -------------------------------------------------------------------------------------
 def build_job(pipe: Pipeline, paths: Paths) -> Job:
     config = pipe.config
+    s3 = paths.store is None
     script = (
         f"lambda-promote build --json | tee {RUN_DIR}/build.json\n"
         'digest="$(python -c \'import json, sys; print(json.load(sys.stdin)["artifact"]'
         f'["digest"])\' < {RUN_DIR}/build.json)"\n'
         'echo "digest=${digest}" >> "${GITHUB_OUTPUT}"\n'
     )
+    condition = "github.event_name != 'workflow_dispatch' || inputs.action == 'deploy'"
+    if s3:
+        # Pull requests from forks get no OIDC token, so they cannot reach the bucket.
+        condition = f"({condition}) && (github.event_name != 'pull_request' || {FORK_GUARD})"
+    region = pipe.stages[0].spec.region if s3 else None
     return {
         "name": "Build the release once",
-        "if": "github.event_name != 'workflow_dispatch' || inputs.action == 'deploy'",
+        "if": condition,
         "runs-on": RUNNER,
         "timeout-minutes": 30,
+        "environment": Note(
+            {"name": BUILD_ENVIRONMENT, "deployment": False},
+            trailing="its secrets" + (" and its role for the bucket" if s3 else "") + "; "
+            "no GitHub deployment",
+        ),
         "concurrency": concurrency(
             "promote-build-" + expr("github.ref"), why="builds of one ref queue up"
         ),
-        "permissions": permissions(pipe, aws=False),
+        "permissions": permissions(pipe, aws=s3),
         "outputs": {"digest": expr("steps.build.outputs.digest")},
         "steps": [
-            *_common(pipe, region=None),
+            *common(pipe, region=region, store_only=s3),
             steps.tool(
                 "Build the zip (same inputs, same digest)",
                 script,
@@ -98,12 +128,14 @@ def build_job(pipe: Pipeline, paths: Paths) -> Job:
                 id="build",
             ),
             *_release_upload(paths),
-            _state_upload(paths, "build"),
+            state_upload(paths, "build"),
         ],
     }
 
 
 def _release_upload(paths: Paths) -> list[dict[str, Any]]:
+    if paths.store is None:
+        return []  # the S3 store holds it
     return [
         steps.upload(
             "release",
@@ -115,40 +147,70 @@ def _release_upload(paths: Paths) -> list[dict[str, Any]]:
     ]
 
 
-# --- deploy and approval -------------------------------------------------------------------------
+# --- approval and deploy ---------------------------------------------------------------------
 def approval_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
     job = str(stage.approval_job)
     previous = pipe.waits_for(stage)
+    answer = f"{RUN_DIR}/{job}.json"
     script = (
         f'lambda-promote request-approval {stage.env} --artifact "${{DIGEST}}" --json'
-        f" | tee {RUN_DIR}/{job}.json\n"
+        f" | tee {answer}\n"
+        f'lambda-promote github summary {answer} >> "${{GITHUB_STEP_SUMMARY}}"\n'
     )
     return {
-        "name": f"Approve the promotion to {stage.env}",
+        "name": f"Open the request to promote to {stage.env}, with its evidence",
         "needs": sorted({"build", previous}),
         "if": _condition(pipe, stage.env),
         "runs-on": RUNNER,
         "timeout-minutes": 15,
         "environment": Note(
-            stage.approval_environment,
-            trailing="its required reviewers (and wait timer) hold this job",
+            {"name": stage.approval_environment, "deployment": False},
+            trailing="no reviewers here: its read-only role and secrets; reviewers decide "
+            f"at {stage.deploy_job}, with this evidence in front of them",
         ),
         "concurrency": concurrency(
             f"promote-{stage.approval_environment}",
-            cancel=True,
-            why="a newer release replaces one still waiting for approval",
+            why="a newer request waits; an older pending one is superseded",
         ),
         "permissions": permissions(pipe, aws=True),
         "steps": [
-            *_common(pipe, region=stage.spec.region, full_history=True),
-            _state_download(paths, previous),
+            *common(pipe, region=stage.spec.region, full_history=True),
+            state_download(paths, previous),
             *steps.release_steps(paths),
             steps.tool(
-                f"Open the approval request for {stage.env}, with the evidence reviewers need",
+                f"Open the approval request for {stage.env}; its evidence goes to the run's "
+                "summary",
                 script,
                 steps.tool_env(pipe.config, notify=True, DIGEST=expr("needs.build.outputs.digest")),
             ),
-            _state_upload(paths, job),
+            state_upload(paths, job),
+        ],
+    }
+
+
+def extra_approval_job(pipe: Pipeline, stage: Stage, index: int) -> Job:
+    """One more reviewer's decision (``min_approvals`` above 1), after the request exists."""
+    jobs_before = (str(stage.approval_job), *stage.extra_approval_jobs)
+    name = stage.extra_approval_jobs[index]
+    return {
+        "name": f"Approval {index + 2} of {len(stage.extra_approval_jobs) + 1} for {stage.env}",
+        "needs": [jobs_before[index]],
+        "if": _condition(pipe, stage.env),
+        "runs-on": RUNNER,
+        "timeout-minutes": 5,
+        "environment": Note(
+            {"name": stage.env, "deployment": False},
+            trailing="its required reviewers hold this job: one more distinct person",
+        ),
+        "concurrency": concurrency(
+            f"{name}-" + expr("github.run_id"), why="this run's own: it supersedes nothing"
+        ),
+        "permissions": {},
+        "steps": [
+            {
+                "name": "Note the approval (the deploy job's gate counts distinct reviewers)",
+                "run": Literal(f'echo "approval {index + 2} for {stage.env} given"\n'),
+            }
         ],
     }
 
@@ -156,8 +218,8 @@ def approval_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
 def deploy_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
     previous = pipe.previous_job(stage)
     job_steps: list[Any] = [
-        *_common(pipe, region=stage.spec.region),
-        _state_download(paths, previous),
+        *common(pipe, region=stage.spec.region),
+        state_download(paths, previous),
         *steps.release_steps(paths),
         steps.note_host(),
     ]
@@ -179,15 +241,18 @@ def deploy_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
                 pipe.config, notify=True, DIGEST=expr("needs.build.outputs.digest"), **token
             ),
         ),
-        _state_upload(paths, stage.deploy_job),
+        state_upload(paths, stage.deploy_job),
     ]
+    environment: Any = stage.env
+    if stage.github_approvals:
+        environment = Note(stage.env, trailing="its required reviewers decide here, once")
     return {
         "name": f"Deploy to {stage.env}",
-        "needs": sorted({"build", previous}),
+        "needs": sorted({"build", previous, pipe.deploy_waits_for(stage)}),
         "if": _condition(pipe, stage.env),
         "runs-on": RUNNER,
         "timeout-minutes": 30 + stage.spec.bake_seconds // 60,
-        "environment": stage.env,
+        "environment": environment,
         "concurrency": concurrency(f"promote-{stage.env}"),
         "permissions": permissions(pipe, aws=True, actions=stage.github_approvals),
         "outputs": {"host": expr("steps.runner.outputs.host")},
@@ -210,82 +275,3 @@ def _record_approvals(pipe: Pipeline, stage: Stage) -> dict[str, Any]:
             RUN_ID=expr("github.run_id"),
         ),
     )
-
-
-# --- rollback ------------------------------------------------------------------------------------
-def rollback_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
-    deploy = stage.deploy_job
-    result = f"needs.{deploy}.result"
-    script = (
-        f'lambda-promote github resolve {stage.env} --dead-host "${{DEAD_HOST}}"'
-        f' --reason "{deploy} ended with ${{RESULT}} in run ${{RUN_ID}}" --json'
-        f" | tee {RUN_DIR}/{stage.rollback_job}.json\n"
-    )
-    return {
-        "name": f"Roll back what a failed or cancelled {deploy} left",
-        "needs": [deploy],
-        # always(): also after the run was cancelled, which is when a deploy is cut short.
-        "if": f"always() && ({result} == 'failure' || {result} == 'cancelled')",
-        "runs-on": RUNNER,
-        "timeout-minutes": 30,
-        "environment": stage.rollback_environment,
-        "concurrency": concurrency(f"promote-{stage.env}"),
-        "permissions": permissions(pipe, aws=True),
-        "steps": [
-            *_common(pipe, region=stage.spec.region),
-            _state_download(paths, deploy, id="state", **{"continue-on-error": True}),
-            _state_download(
-                paths, pipe.previous_job(stage), **{"if": "steps.state.outcome == 'failure'"}
-            ),
-            steps.tool(
-                f"Resolve {stage.env}: finish an interrupted deployment or rollback, nothing more",
-                script,
-                steps.tool_env(
-                    pipe.config,
-                    notify=True,
-                    RESULT=expr(result),
-                    DEAD_HOST=expr(f"needs.{deploy}.outputs.host"),
-                    RUN_ID=expr("github.run_id"),
-                ),
-            ),
-            _state_upload(paths, stage.rollback_job),
-        ],
-    }
-
-
-def manual_rollback_job(pipe: Pipeline, paths: Paths) -> Job:
-    regions = {s.env: s.spec.region for s in pipe.stages}
-    if len(set(regions.values())) == 1:
-        region = next(iter(regions.values()))
-    else:
-        pairs = ", ".join(f'"{env}": "{region}"' for env, region in regions.items())
-        region = expr(f"fromJSON('{{{pairs}}}')[inputs.environment]")
-    script = (
-        'set -- rollback "${ENVIRONMENT}" --reason "${REASON}" --json\n'
-        'if [ -n "${TO}" ]; then set -- "$@" --to "${TO}"; fi\n'
-        f'lambda-promote "$@" | tee {RUN_DIR}/manual-rollback.json\n'
-    )
-    return {
-        "name": "Roll back an environment by hand",
-        "if": "github.event_name == 'workflow_dispatch' && inputs.action == 'rollback'",
-        "runs-on": RUNNER,
-        "timeout-minutes": 30,
-        "environment": expr("inputs.environment") + "-rollback",
-        "concurrency": concurrency("promote-" + expr("inputs.environment")),
-        "permissions": permissions(pipe, aws=True),
-        "steps": [
-            *_common(pipe, region=region),
-            steps.tool(
-                "Roll back to the last good version (or the one asked for), verified",
-                script,
-                steps.tool_env(
-                    pipe.config,
-                    notify=True,
-                    ENVIRONMENT=expr("inputs.environment"),
-                    TO=expr("inputs.to"),
-                    REASON=expr("inputs.reason"),
-                ),
-            ),
-            _state_upload(paths, "manual-rollback"),
-        ],
-    }

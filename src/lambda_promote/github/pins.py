@@ -8,6 +8,7 @@ let CI's ``lambda-promote github workflow --check`` and the golden files show th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -35,3 +36,30 @@ AWS_CREDENTIALS = Pin(
 )
 
 ALL = (CHECKOUT, SETUP_PYTHON, UPLOAD_ARTIFACT, DOWNLOAD_ARTIFACT, AWS_CREDENTIALS)
+
+
+_USES = re.compile(
+    r"^(?P<lead>[ \t]*(?:-[ \t]+)?uses:[ \t]+)(?P<repo>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40})"
+    r"(?P<gap>[ \t]+#[ \t]+)(?P<version>v\d+(?:\.\d+)*)[ \t]*$",
+    re.MULTILINE,
+)
+
+
+def pins_in(text: str) -> dict[str, Pin]:
+    """The pins a workflow file holds: each action's full SHA with its release comment."""
+    return {m["repo"]: Pin(m["repo"], m["sha"], m["version"]) for m in _USES.finditer(text or "")}
+
+
+def carry_over(generated: str, on_disk: str) -> str:
+    """``generated`` with the pins ``on_disk`` holds for the same actions. Dependabot moves
+    a pin in the committed file (a full SHA and its release comment, never a tag); keeping it
+    means regenerating neither undoes the update nor makes ``--check`` fail over it."""
+    kept = pins_in(on_disk)
+
+    def swap(m: re.Match[str]) -> str:
+        pin = kept.get(m["repo"])
+        if pin is None:
+            return m.group(0)
+        return f"{m['lead']}{pin.uses}{m['gap']}{pin.version}"
+
+    return _USES.sub(swap, generated)

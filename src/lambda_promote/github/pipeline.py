@@ -28,6 +28,7 @@ from lambda_promote.triggers import promotion_order
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _GLOB = re.compile(r"[*?\[\]!+]")
+BUILD_ENVIRONMENT = "build"  # the build job's: its secrets, and its role for an S3 store
 FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
 
 
@@ -55,6 +56,15 @@ class Stage:
     @property
     def rollback_environment(self) -> str:
         return f"{self.env}-rollback"
+
+    @property
+    def extra_approval_jobs(self) -> tuple[str, ...]:
+        """With ``provider: github`` and ``min_approvals: N``, GitHub asks one reviewer per
+        protected job: N-1 jobs before ``deploy-<env>`` give N distinct people their say."""
+        rule = self.spec.approval
+        if rule is None or rule.provider != "github":
+            return ()
+        return tuple(f"approve-{self.env}-{k}" for k in range(2, rule.min_approvals + 1))
 
     @property
     def github_approvals(self) -> bool:
@@ -91,9 +101,14 @@ class Pipeline:
         """The job whose ledger ``deploy-<env>`` continues from."""
         return stage.approval_job or self.waits_for(stage)
 
+    def deploy_waits_for(self, stage: Stage) -> str:
+        """The job ``deploy-<env>`` waits for: the last extra approval, else the ledger's job."""
+        extra = stage.extra_approval_jobs
+        return extra[-1] if extra else self.previous_job(stage)
+
     def github_environments(self) -> list[str]:
         """Every GitHub environment the workflow uses, in promotion order."""
-        names: list[str] = []
+        names: list[str] = [BUILD_ENVIRONMENT]
         for stage in self.stages:
             if stage.approval_job:
                 names.append(stage.approval_environment)
@@ -104,6 +119,11 @@ class Pipeline:
 def pipeline(config: Config) -> Pipeline:
     """The stages of ``config`` in promotion order; ``UsageError`` for a name GitHub refuses."""
     for name in config.environments:
+        if name == BUILD_ENVIRONMENT:
+            raise UsageError(
+                f"environment name {name!r} is the GitHub environment of the build job",
+                hint="give the environment another name in promote.yaml",
+            )
         if not _NAME.match(name):
             raise UsageError(
                 f"environment name {name!r} cannot name GitHub jobs and environments",

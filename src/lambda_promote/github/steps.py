@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from lambda_promote import __version__
 from lambda_promote.config.schema import Config
 from lambda_promote.errors import UsageError
-from lambda_promote.github import pins
+from lambda_promote.github import install, pins
 from lambda_promote.github.yamlout import Literal, Note
 
 STATE_DIR = ".lambda-promote"
@@ -35,7 +34,7 @@ def expr(text: str) -> str:
 class Paths:
     """Where the run's files live, relative to the repository root (promote.yaml's folder)."""
 
-    store: str  # the artifact store: <digest>.zip and <digest>.json
+    store: str | None  # the folder store (<digest>.zip, <digest>.json); None: an S3 store
     ledger: str | None  # a SQLite ledger file outside STATE_DIR that must travel too
 
     @property
@@ -43,7 +42,7 @@ class Paths:
         lines = [f"{STATE_DIR}/"]
         if self.ledger:
             lines.append(self.ledger)
-        if _inside(self.store, STATE_DIR):
+        if self.store is not None and _inside(self.store, STATE_DIR):
             lines.append(f"!{self.store}/")
         return "\n".join(lines) + "\n"
 
@@ -54,9 +53,14 @@ class Paths:
 
 
 def paths_for(config: Config) -> Paths:
-    # An S3 store would need AWS access in the build job, which has no environment (and so
-    # no role) of its own: the generated workflow carries the zip as a workflow artifact.
-    store = _relative(config.artifacts, "artifacts", "a folder such as .lambda-promote/artifacts")
+    # An S3 store travels by itself: build uploads there (with the build environment's role)
+    # and every deploy fetches and re-hashes from there. A folder store travels as the
+    # workflow artifact ``release``.
+    store = None
+    if not config.artifacts.startswith("s3://"):
+        store = _relative(
+            config.artifacts, "artifacts", "a folder such as .lambda-promote/artifacts"
+        )
     ledger: str | None = None
     if config.state.startswith("sqlite:///") and not config.state.startswith("sqlite:////"):
         path = _relative(config.state.removeprefix("sqlite:///"), "state", "a relative file")
@@ -70,8 +74,8 @@ def _relative(value: str, field: str, example: str) -> str:
         raise UsageError(
             f"{field}: {value}: the generated workflow carries this between jobs as a "
             "workflow artifact, so it must be a path inside the repository",
-            hint=f"use {example} (a team's shared ledger comes from the LAMBDA_PROMOTE_STATE "
-            "secret instead)",
+            hint=f"use {example} or, for artifacts, s3://BUCKET/PREFIX (a team's shared "
+            "ledger comes from the LAMBDA_PROMOTE_STATE secret instead)",
         )
     return str(path)
 
@@ -129,30 +133,34 @@ def checkout(*, full_history: bool = False) -> Step:
 
 
 def setup_python(config: Config) -> list[Step]:
-    runtime = config.function.runtime.removeprefix("python")
-    # lambda-promote needs Python 3.11+; builds fetch wheels for the function's own runtime.
-    version = runtime if tuple(map(int, runtime.split("."))) >= (3, 11) else "3.12"
+    source = install.tool_source(config)
+    lock = install.LOCK_PATH
+    script = f"python -m pip install --require-hashes --only-binary :all: -r {lock}\n"
+    if source.git_url is not None:
+        # The commit names its content; its build backend comes hashed from the lock.
+        script += (
+            'python -m pip install --no-deps --no-build-isolation "${LAMBDA_PROMOTE_PACKAGE}"\n'
+            "python -m pip check\n"
+        )
     return [
-        uses(pins.SETUP_PYTHON, "Set up Python", {"python-version": version}),
+        uses(pins.SETUP_PYTHON, "Set up Python", {"python-version": source.python}),
         {
-            "name": "Install lambda-promote",
-            "run": Literal('python -m pip install "${LAMBDA_PROMOTE_PACKAGE}"\n'),
+            "name": "Install lambda-promote from the hash-pinned lock",
+            "run": Literal(script + "python -m lambda_promote --version\n"),
         },
     ]
 
 
-def package_spec(config: Config) -> str:
-    extra = "[aws]" if config.target == "aws" else ""
-    return f"lambda-promote{extra}=={__version__}"
-
-
-def aws_credentials(config: Config, region: str) -> list[Step]:
-    if config.target != "aws":
+def aws_credentials(config: Config, region: str, *, store_only: bool = False) -> list[Step]:
+    if config.target != "aws" and not config.artifacts.startswith("s3://"):
         return []
+    title = "Assume this environment's AWS role (OIDC, no stored keys)"
+    if store_only:
+        title = "Assume the build environment's role: the artifact bucket only (OIDC)"
     return [
         uses(
             pins.AWS_CREDENTIALS,
-            "Assume this environment's AWS role (OIDC, no stored keys)",
+            title,
             {
                 # Set AWS_ROLE_ARN as a variable of each GitHub environment: one role each.
                 "role-to-assume": expr("vars.AWS_ROLE_ARN"),
@@ -182,18 +190,21 @@ def upload(name: str, path: str, *, title: str, always: bool, missing: str) -> S
 
 
 def release_steps(paths: Paths) -> list[Step]:
-    """Fetch the zip built in this run and check its bytes against build's digest."""
+    """Fetch the zip built in this run and check its bytes against build's digest (an S3
+    store needs no step: lambda-promote fetches the object and re-hashes it itself)."""
+    if paths.store is None:
+        return []
     title = "Download the release built in this run"
-    return [download("release", paths.store, title=title), verify_release(paths)]
+    return [download("release", paths.store, title=title), verify_release(paths.store)]
 
 
-def verify_release(paths: Paths) -> Step:
+def verify_release(store: str) -> Step:
     return {
         "name": "Check the zip's bytes against the digest build reported",
         "env": {"DIGEST": expr("needs.build.outputs.digest")},
         "run": Literal(
             'case "${DIGEST}" in *[!0-9a-f]*|"") echo "bad digest: ${DIGEST}"; exit 1;; esac\n'
-            f'echo "${{DIGEST}}  {paths.store}/${{DIGEST}}.zip" | sha256sum --check --strict\n'
+            f'echo "${{DIGEST}}  {store}/${{DIGEST}}.zip" | sha256sum --check --strict\n'
         ),
     }
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_promote.config.schema import Config
-from lambda_promote.github import jobs, steps
+from lambda_promote.github import install, jobs, jobs_rollback, pins, steps
 from lambda_promote.github.pipeline import Pipeline, pipeline, push_branches
 from lambda_promote.github.yamlout import Note, dump
 
@@ -26,7 +26,8 @@ def build_workflow(config: Config) -> dict[str, Any]:
     paths = steps.paths_for(config)
     env: dict[str, Any] = {
         "LAMBDA_PROMOTE_PACKAGE": Note(
-            steps.package_spec(config), trailing="how each job installs lambda-promote"
+            install.tool_source(config).label,
+            trailing=f"installed from {install.LOCK_PATH}, pinned by hash",
         ),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
@@ -99,9 +100,11 @@ def _jobs(pipe: Pipeline, paths: steps.Paths) -> dict[str, Any]:
     for stage in pipe.stages:
         if stage.approval_job:
             out[stage.approval_job] = Note(jobs.approval_job(pipe, stage, paths), blank=True)
+        for index, name in enumerate(stage.extra_approval_jobs):
+            out[name] = Note(jobs.extra_approval_job(pipe, stage, index), blank=True)
         out[stage.deploy_job] = Note(jobs.deploy_job(pipe, stage, paths), blank=True)
-        out[stage.rollback_job] = Note(jobs.rollback_job(pipe, stage, paths), blank=True)
-    out["manual-rollback"] = Note(jobs.manual_rollback_job(pipe, paths), blank=True)
+        out[stage.rollback_job] = Note(jobs_rollback.rollback_job(pipe, stage, paths), blank=True)
+    out["manual-rollback"] = Note(jobs_rollback.manual_rollback_job(pipe, paths), blank=True)
     return out
 
 
@@ -120,7 +123,9 @@ def header(config: Config) -> list[str]:
         "",
         "GitHub environments it uses (create them with `lambda-promote github environments`):",
         "  " + ", ".join(pipe.github_environments()),
-        "Each environment's variable AWS_ROLE_ARN names the role that environment's jobs assume.",
+        "Each environment's variable AWS_ROLE_ARN names the role that environment's jobs assume",
+        "(`lambda-promote aws policy ENV` prints its policy and trust policy).",
+        f"Every job installs lambda-promote from {install.LOCK_PATH}, pinned by hash.",
         "docs/STAGING_TO_PRODUCTION_WORKFLOW.md explains every job, and how to set it all up.",
     ]
 
@@ -132,7 +137,9 @@ def graph_lines(pipe: Pipeline) -> list[str]:
         chain = [pipe.waits_for(stage)]
         if stage.approval_job:
             chain.append(f"{stage.approval_job} ({stage.approval_environment})")
-        chain.append(stage.deploy_job)
+        chain += list(stage.extra_approval_jobs)
+        decides = " (its reviewers decide)" if stage.github_approvals else ""
+        chain.append(stage.deploy_job + decides)
         lines.append(" ─► ".join(chain) + f"  ── on failure ─► {stage.rollback_job}")
     lines.append(
         "manual-rollback: workflow_dispatch with action=rollback (environment, to, reason)"
@@ -158,9 +165,9 @@ def workflow_file(config: Config, output: Path | None = None) -> WorkflowFile:
     path = output or DEFAULT_OUTPUT
     if not path.is_absolute():
         path = config.root / path
-    text = render(config)
     try:
-        current = path.read_text(encoding="utf-8") == text
+        on_disk: str | None = path.read_text(encoding="utf-8")
     except OSError:
-        current = False
-    return WorkflowFile(path, text, current)
+        on_disk = None
+    text = pins.carry_over(render(config), on_disk or "")
+    return WorkflowFile(path, text, on_disk == text)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lambda_promote.errors import GateBlocked, PromoteError, UsageError
+from lambda_promote.errors import EnvironmentLocked, GateBlocked, PromoteError, UsageError
 from lambda_promote.model import ApprovalRequest, Deployment, DeploymentState
 from lambda_promote.release import gather
 from lambda_promote.release.approvals import ApprovalProvider, provider_for
@@ -164,9 +164,15 @@ class Resolution:
     recovered: list[Deployment] = field(default_factory=list)
     finished: Deployment | None = None
     broke_lock: str | None = None
+    held_by: str | None = None  # a newer run's live deploy holds the environment
 
     @property
     def summary(self) -> str:
+        if self.held_by is not None:
+            return (
+                f"{self.env}: {self.held_by} holds it now and resolves what was left before it "
+                f"starts; nothing to do here (version {self.live_version or '-'} is live)"
+            )
         if self.recovered:
             states = ", ".join(f"{d.id} → {d.state.value}" for d in self.recovered)
             return f"{self.env}: resolved interrupted work ({states})"
@@ -191,7 +197,21 @@ def resolve_leftovers(
     latest = next(iter(ws.ledger.deployments(env, limit=1)), None)
     plan = plan_resolution(facts, latest)
     runner = deployer(ws, deployment_id=facts.deployment_id)
-    result.recovered = runner.recover(facts.fn, facts.spec)
+    try:
+        result.recovered = runner.recover(facts.fn, facts.spec)
+    except EnvironmentLocked:
+        from lambda_promote.workspace import parse_lock_holder
+
+        info = ws.ledger.lock_info(env)
+        if not dead_host or info is None or parse_lock_holder(info.holder).host == dead_host:
+            raise
+        # The dead job's runner is known and this lock is not its own (that one was broken
+        # above): a newer run's deploy took the environment, and a deploy resolves
+        # interrupted work first (DESIGN §5.5). Failing here would be a red mark where
+        # nothing is wrong; without the runner's name nothing can be told apart: exit 6.
+        result.held_by = info.holder
+        result.live_version = ws.target.alias_state(facts.fn).version
+        return result
     for dep in result.recovered:
         if dep.state is DeploymentState.ROLLBACK_FAILED:
             raise needs_person(dep, "its interrupted work could not be undone")

@@ -222,6 +222,10 @@ class Connector:
         client: CloudWatchClient = self._client(fn, "cloudwatch")
         return client
 
+    def client(self, fn: FunctionRef, service: str) -> Any:
+        """A client of any other service, on the same credentials (``doctor`` reads IAM)."""
+        return self._client(fn, service)
+
     def caller_arn(self, fn: FunctionRef) -> str:
         """Who AWS thinks we are in ``fn.env`` (an assumed-role ARN names the session)."""
         sts = self._client(fn, "sts")

@@ -1,0 +1,221 @@
+"""The least-privilege IAM of the aws target (DESIGN §11.9): one table of every AWS call the
+tool makes, and the policies built from it — ``lambda-promote aws policy ENV`` prints them,
+``docs/aws.md`` and docs/STAGING_TO_PRODUCTION_WORKFLOW.md show them (a test keeps the docs
+equal to ``docs_table()``), and a test on moto records every call a whole release story makes
+and checks each against ``CALLS`` — and that nothing in ``CALLS`` goes unused.
+
+A feature that makes a new AWS call adds one row to ``CALLS`` and nothing else: the policy,
+the docs and the test follow. Each row says which role needs it:
+
+    deploy   the environment's deploy role (``deploy-<env>``, ``rollback-<env>``, manual)
+    read     the request job's role (``<env>-approval``): reads only, no reviewers guard it
+    build    the build job's role for an S3 artifact store (``build``)
+
+Pure: no boto3, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lambda_promote.config.schema import Config, Environment
+
+OIDC_HOST = "token.actions.githubusercontent.com"
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str  # the botocore service name
+    operation: str  # the botocore operation name
+    action: str  # the IAM action it needs ("" when none)
+    resource: str  # function | tag | alarms | objects | bucket | none
+    why: str
+    roles: tuple[str, ...] = ("deploy",)
+
+
+CALLS: tuple[Call, ...] = (
+    Call("lambda", "GetAlias", "lambda:GetAlias", "function", "where the alias points now",
+         ("deploy", "read")),
+    Call("lambda", "CreateAlias", "lambda:CreateAlias", "function", "the first deployment"),
+    Call("lambda", "UpdateAlias", "lambda:UpdateAlias", "function", "moving traffic; rollback"),
+    Call("lambda", "DeleteAlias", "lambda:DeleteAlias", "function",
+         "undoing a failed first deployment"),
+    Call("lambda", "GetFunctionConfiguration", "lambda:GetFunctionConfiguration", "function",
+         "$LATEST and versions: code digest, RevisionId", ("deploy", "read")),
+    Call("lambda", "GetFunction", "lambda:GetFunction", "function",
+         "the function_updated_v2 waiter"),
+    Call("lambda", "UpdateFunctionCode", "lambda:UpdateFunctionCode", "function", "the new code"),
+    Call("lambda", "UpdateFunctionConfiguration", "lambda:UpdateFunctionConfiguration",
+         "function", "the release's memory, timeout, storage, layers, variables"),
+    Call("lambda", "PublishVersion", "lambda:PublishVersion", "function",
+         "the immutable version"),
+    Call("lambda", "ListVersionsByFunction", "lambda:ListVersionsByFunction", "function",
+         "`rollback --to`, history", ("deploy", "read")),
+    Call("lambda", "Invoke", "lambda:InvokeFunction", "function", "the checks"),
+    Call("lambda", "ListTags", "lambda:ListTags", "function",
+         "reading the good-versions tag (rollback from an empty ledger)", ("deploy", "read")),
+    Call("lambda", "TagResource", "lambda:TagResource", "tag",
+         "writing the good-versions tag (only `lambda-promote:*` keys)"),
+    Call("cloudwatch", "DescribeAlarms", "cloudwatch:DescribeAlarms", "alarms", "`alarms:`"),
+    Call("s3", "HeadObject", "s3:GetObject", "objects", "the artifact store: is it there",
+         ("deploy", "read", "build")),
+    Call("s3", "GetObject", "s3:GetObject", "objects",
+         "the artifact store: fetch and re-hash the zip", ("deploy", "read", "build")),
+    Call("s3", "ListObjectsV2", "s3:ListBucket", "bucket",
+         "the artifact store: digest prefixes (and 404 rather than 403)",
+         ("deploy", "read", "build")),
+    Call("s3", "PutObject", "s3:PutObject", "objects", "the artifact store: upload a build",
+         ("build",)),
+    Call("sts", "GetCallerIdentity", "", "none", "who we are (`doctor`); needs no permission",
+         ("deploy", "read", "build")),
+    Call("sts", "AssumeRole", "sts:AssumeRole", "none",
+         "with `role_arn:`: granted to the identity that assumes it, not here", ()),
+)  # fmt: skip
+ROLES = ("deploy", "read", "build")
+
+
+def iam_action(service: str, operation: str) -> str | None:
+    """The IAM action a botocore call needs; None for a call the table does not know."""
+    for call in CALLS:
+        if (call.service, call.operation) == (service, operation):
+            return call.action
+    return None
+
+
+@dataclass(frozen=True)
+class Where:
+    """What the policies are scoped to."""
+
+    account: str
+    repository: str  # OWNER/NAME on GitHub
+
+
+def _function_arns(spec: Environment, where: Where) -> list[str]:
+    arn = f"arn:aws:lambda:{spec.region}:{where.account}:function:{spec.function_name}"
+    return [arn, f"{arn}:*"]
+
+
+def _bucket(config: Config) -> tuple[str, str] | None:
+    if not config.artifacts.startswith("s3://"):
+        return None
+    bucket, _, prefix = config.artifacts.removeprefix("s3://").partition("/")
+    return bucket, prefix.strip("/")
+
+
+def role_policy(config: Config, env: str | None, role: str, where: Where) -> dict[str, Any]:
+    """The identity policy of ``role`` for ``env`` (``env`` None: the build role)."""
+    spec = config.environments[env] if env else None
+    calls = [c for c in CALLS if role in c.roles and c.action]
+    statements: list[dict[str, Any]] = []
+    if spec is not None:
+        fn = sorted({c.action for c in calls if c.resource == "function"})
+        statements.append(_allow("TheFunctionItsVersionsAndAlias", fn, _function_arns(spec, where)))
+        if any(c.resource == "tag" for c in calls):
+            tag = _allow("RememberGoodVersionsOnly", ["lambda:TagResource"],
+                         _function_arns(spec, where)[:1])  # fmt: skip
+            tag["Condition"] = {"ForAllValues:StringLike": {"aws:TagKeys": ["lambda-promote:*"]}}
+            statements.append(tag)
+        if spec.alarms and any(c.resource == "alarms" for c in calls):
+            alarms = [
+                f"arn:aws:cloudwatch:{spec.region}:{where.account}:alarm:{name}"
+                for name in spec.alarms
+            ]
+            statements.append(_allow("WatchTheAlarms", ["cloudwatch:DescribeAlarms"], alarms))
+        layers = _layers(config, env) if role == "deploy" else []
+        if layers:
+            statements.append(_allow("AttachTheReleasesLayers", ["lambda:GetLayerVersion"], layers))
+    statements += _store_statements(config, calls)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _layers(config: Config, env: str | None) -> list[str]:
+    """The layer versions ``env``'s configuration attaches: Lambda checks that the caller of
+    UpdateFunctionConfiguration may ``lambda:GetLayerVersion`` each (DESIGN §11.3). Not a
+    call of ours, so not a row of ``CALLS``."""
+    if env is None:
+        return []
+    from lambda_promote.function_config import effective, settings_of
+
+    merged = effective(settings_of(config.function), settings_of(config.environments[env]))
+    return sorted(set(merged.layers or ()))
+
+
+def _store_statements(config: Config, calls: list[Call]) -> list[dict[str, Any]]:
+    found = _bucket(config)
+    if found is None:
+        return []
+    bucket, prefix = found
+    keys = f"{prefix}/*" if prefix else "*"
+    objects = sorted({c.action for c in calls if c.resource == "objects"})
+    listing = _allow("FindArtifactsUnderThePrefix", ["s3:ListBucket"], [f"arn:aws:s3:::{bucket}"])
+    listing["Condition"] = {"StringLike": {"s3:prefix": [keys]}}
+    return [_allow("TheArtifacts", objects, [f"arn:aws:s3:::{bucket}/{keys}"]), listing]
+
+
+def _allow(sid: str, actions: list[str], resources: list[str]) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions[0] if len(actions) == 1 else actions,
+        "Resource": resources[0] if len(resources) == 1 else resources,
+    }
+
+
+def trust_policy(github_environments: list[str], where: Where) -> dict[str, Any]:
+    """Who may assume the role: jobs of ``github_environments`` in the repository, by OIDC."""
+    subjects = [f"repo:{where.repository}:environment:{name}" for name in github_environments]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {
+                    "Federated": f"arn:aws:iam::{where.account}:oidc-provider/{OIDC_HOST}"
+                },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{OIDC_HOST}:sub": subjects,
+                    }
+                },
+            }
+        ],
+    }
+
+
+def roles_for(config: Config, env: str, where: Where) -> dict[str, dict[str, Any]]:
+    """Every role ``env`` needs: ``deploy`` and, with an approval, ``read`` (the request job's)."""
+    roles: dict[str, dict[str, Any]] = {
+        "deploy": {
+            "github_environments": [env, f"{env}-rollback"],
+            "policy": role_policy(config, env, "deploy", where),
+        }
+    }
+    if config.environments[env].approval is not None:
+        roles["read"] = {
+            "github_environments": [f"{env}-approval"],
+            "policy": role_policy(config, env, "read", where),
+        }
+    for role in roles.values():
+        role["trust_policy"] = trust_policy(role["github_environments"], where)
+    return roles
+
+
+def build_role(config: Config, where: Where) -> dict[str, Any]:
+    return {
+        "github_environments": ["build"],
+        "policy": role_policy(config, None, "build", where),
+        "trust_policy": trust_policy(["build"], where),
+    }
+
+
+def docs_table() -> str:
+    """The Markdown table the docs show, one row per call."""
+    lines = ["| call | IAM action | roles | used for |", "|---|---|---|---|"]
+    for c in CALLS:
+        action = f"`{c.action}`" if c.action else "—"
+        roles = ", ".join(c.roles) or "the identity that assumes"
+        lines.append(f"| {c.service} {c.operation} | {action} | {roles} | {c.why} |")
+    return "\n".join(lines) + "\n"
