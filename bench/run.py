@@ -1,11 +1,13 @@
 """``make bench``: every benchmark of issue 8 in one run, with the baselines installed by the
 run itself, results in bench/results/latest.md (printed at the end) and latest.json.
 
-    python bench/run.py [--quick] [--only builds,startup,deploy,scale] [--repeat N]
+    python bench/run.py [--quick] [--only builds,startup,deploy,scale,hotpath] [--repeat N]
 
 Suites: builds (ours against ``sam build`` and ``chalice package``), startup (``--help``,
 ``validate``, ``status``, importtime), deploy (moto's server: raw boto3 against our deploy,
-promotion and rollback, with API calls and bytes counted), scale (history and checks).
+promotion and rollback, with API calls and bytes counted), scale (history and checks),
+hotpath (deploy, rollback and status against the bare script and ``chalice --help``, taking
+turns in one run, with the goals of the release plan).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from bench import baselines, machine, report
 from bench.common import SCRATCH, Section, Settings, lambda_promote
 from bench.harness import ratio
 
-SUITES = ("builds", "startup", "deploy", "scale")
+SUITES = ("builds", "startup", "deploy", "scale", "hotpath")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -62,7 +64,7 @@ def main(argv: list[str]) -> int:
     load_at_start = machine.load_average()
     shutil.rmtree(SCRATCH, ignore_errors=True)
     lp = lambda_promote()
-    needs_baselines = {"builds", "startup"} & set(args.only)
+    needs_baselines = {"builds", "startup", "hotpath"} & set(args.only)
     sam = chalice = None
     if needs_baselines:
         log("installing the baselines (once; kept in bench/.venvs)")
@@ -114,6 +116,11 @@ def _suite(
             from bench import suite_aws
 
             return suite_aws.run(settings, lp=lp, log=log)
+        if name == "hotpath":
+            from bench import suite_hotpath
+
+            assert chalice is not None
+            return suite_hotpath.run(settings, chalice=chalice, log=log)
         from bench import suite_scale
 
         return suite_scale.run(settings, log=log)
@@ -170,7 +177,26 @@ def goals(sections: list[Section]) -> list[dict[str, object]]:
         found.append(
             report.goal(rollback_text, measured=measured, met=met, why=rollback.get("why") or "")
         )
-    startup = next((s.data["importtime"] for s in sections if "importtime" in s.data), None)
+    for section in sections:
+        for g in section.data.get("hotpath_goals", []):
+            measured = (
+                "—"
+                if g["times"] is None
+                else (
+                    f"{g['times']:.2f}× ({_s_value(g['ours_median_s'])} vs "
+                    f"{_s_value(g['baseline_median_s'])})"
+                )
+            )
+            why = "" if g["met"] is not None else "a side of the comparison failed or was not run"
+            found.append(report.goal(g["goal"], measured=measured, met=g["met"], why=why))
+    startup = next(
+        (
+            s.data["importtime"]
+            for s in sections
+            if "importtime" in s.data and s.title == "Start-up"
+        ),
+        None,
+    )
     if startup is not None:
         heavy = startup.get(suite_startup.HELP, {}).get("heavy_loaded", [])
         bad = [h for h in heavy if h in ("boto3", "botocore", "sqlalchemy", "alembic")]
@@ -182,6 +208,10 @@ def goals(sections: list[Section]) -> list[dict[str, object]]:
             )
         )
     return found
+
+
+def _s_value(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds:.3f} s"
 
 
 def _s(result: object) -> str:

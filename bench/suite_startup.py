@@ -150,12 +150,14 @@ def summarise(runs: list[list[Imported]]) -> ImportProfile:
     )
 
 
-def import_profile(args: list[str], *, cwd: Path, runs: int) -> ImportProfile:
+def import_profile(
+    args: list[str], *, cwd: Path, runs: int, env: dict[str, str] | None = None
+) -> ImportProfile:
     argv = [sys.executable, "-X", "importtime", "-m", "lambda_promote", *args]
     parsed = []
     for _ in range(runs):
         done = subprocess.run(
-            argv, cwd=cwd, env=child_env(), capture_output=True, text=True, check=False
+            argv, cwd=cwd, env=env or child_env(), capture_output=True, text=True, check=False
         )
         parsed.append(parse_importtime(done.stderr))
     return summarise(parsed)

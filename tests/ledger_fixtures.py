@@ -20,7 +20,9 @@ import pytest
 import sqlalchemy as sa
 
 from fakes import MemoryLedger
+from lambda_promote.ledger import choose
 from lambda_promote.ledger.base import Ledger
+from lambda_promote.ledger.lite import LiteLedger
 from lambda_promote.ledger.sql import open_ledger
 
 POSTGRES_URL = os.environ.get(
@@ -95,11 +97,14 @@ def ledger_opener(kind: str, root: Path) -> Iterator[tuple[str | None, OpenLedge
     reopen the same database, the memory one starts empty). Everything opened is closed."""
     opened: list[Ledger] = []
 
-    def opener(url: str | None) -> OpenLedger:
+    def opener(url: str | None, *, lite: bool = False) -> OpenLedger:
         def open_(**options: object) -> Ledger:
             ledger: Ledger
             if url is None:
                 ledger = MemoryLedger(**options)  # type: ignore[arg-type]
+            elif lite:
+                ledger = choose.open_ledger(url, root=root, **options)  # type: ignore[arg-type]
+                assert isinstance(ledger, LiteLedger), "the stdlib ledger must serve this URL"
             else:
                 ledger = open_ledger(url, root=root, **options)  # type: ignore[arg-type]
             opened.append(ledger)
@@ -112,6 +117,8 @@ def ledger_opener(kind: str, root: Path) -> Iterator[tuple[str | None, OpenLedge
             yield None, opener(None)
         elif kind == "sqlite":
             yield SQLITE_URL, opener(SQLITE_URL)
+        elif kind == "sqlite-stdlib":
+            yield SQLITE_URL, opener(SQLITE_URL, lite=True)
         else:
             with postgres_schema() as url:
                 yield url, opener(url)
@@ -121,5 +128,12 @@ def ledger_opener(kind: str, root: Path) -> Iterator[tuple[str | None, OpenLedge
 
 
 # The kinds a test module parametrizes its fixtures over; PostgreSQL ones carry the marker.
-ALL_KINDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# "sqlite-stdlib" is the same file through the standard library's sqlite3 (ledger/lite.py),
+# the ledger of the hot path: it passes the same contract suite.
+ALL_KINDS = [
+    "memory",
+    "sqlite",
+    "sqlite-stdlib",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
 SQL_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

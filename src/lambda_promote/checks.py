@@ -29,13 +29,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_promote.answers import recordable, safe_answer, safe_text
-from lambda_promote.config.schema import Check
 from lambda_promote.errors import TargetError
 from lambda_promote.model import CheckResult, FunctionRef, InvokeResult
 from lambda_promote.targets.base import Target
+
+if TYPE_CHECKING:
+    from lambda_promote.config.schema import Check
 
 DEFAULT_BAKE_INTERVAL_SECONDS = 10.0
 _MAX_MISMATCHES = 5  # a wholly different answer should not produce a page of detail

@@ -200,7 +200,7 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, None))
 def history_command(inv: Invocation, env: str | None, limit: int) -> Outcome:
     """Past deployments and rollbacks, newest first."""
-    from lambda_promote.config.loader import require_env
+    from lambda_promote.config.lookup import require_env
     from lambda_promote.output import iso
 
     ws = inv.workspace()

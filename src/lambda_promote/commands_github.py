@@ -174,7 +174,7 @@ def _enforced_line(e: Any) -> str:
 )
 def approvals_command(inv: Invocation, env: str, run_id: str, repo: str) -> Outcome:
     """Read who approved this workflow run for ENV on GitHub; exit 5 when nobody did."""
-    from lambda_promote.config.loader import require_env
+    from lambda_promote.config.lookup import require_env
     from lambda_promote.errors import UsageError
     from lambda_promote.github.api import GitHubApi
     from lambda_promote.github.approvals import github_approvals

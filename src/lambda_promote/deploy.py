@@ -19,10 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lambda_promote import checks as health
-from lambda_promote.config.schema import Environment
 from lambda_promote.drift import Drift, environment_drift, recorded_fields
 from lambda_promote.errors import (
     ConflictError,
@@ -47,6 +46,9 @@ from lambda_promote.model import (
 from lambda_promote.release.rollback import Action, recovery_for
 from lambda_promote.targets.base import Target
 from lambda_promote.workspace import parse_lock_holder, this_host
+
+if TYPE_CHECKING:
+    from lambda_promote.config.schema import Environment
 
 S = DeploymentState
 # How far back the ledger is read for drift and a rollback's configuration: the newest

@@ -14,10 +14,13 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from lambda_promote.config.schema import Approval, Environment
 from lambda_promote.errors import GateBlocked, UsageError
 from lambda_promote.model import ApprovalRequest, RequestState
+
+if TYPE_CHECKING:
+    from lambda_promote.config.schema import Approval, Environment
 
 
 # --- branches --------------------------------------------------------------------------------

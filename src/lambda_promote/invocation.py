@@ -53,11 +53,12 @@ class Invocation:
         source folder and handler: only commands that build need it, so a broken ``src/``
         never blocks an emergency rollback."""
         if self._workspace is None:
-            from lambda_promote.config import load_config
+            from lambda_promote.config import snapshot
             from lambda_promote.notify.redact import secret_names
             from lambda_promote.workspace import Workspace
 
-            config = load_config(self.config_path, check_source=check_source)
+            # promote.yaml unchanged since it was last validated: no YAML, no pydantic.
+            config = snapshot.load(self.config_path, check_source=check_source)
             self.keep_secret(secret_names(config.notifications))
             self._workspace = Workspace(config=config, ui=self.ui, actor=self.actor())
         return self._workspace

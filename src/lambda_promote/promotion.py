@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambda_promote import attested, gate
-from lambda_promote.config.loader import require_env
-from lambda_promote.config.schema import Approval, Environment
+from lambda_promote.config.lookup import require_env
 from lambda_promote.errors import ArtifactError, GateBlocked, UsageError
 from lambda_promote.model import (
     ApprovalDecision,
@@ -32,6 +31,7 @@ from lambda_promote.model import (
 from lambda_promote.workspace import Workspace
 
 if TYPE_CHECKING:
+    from lambda_promote.config.schema import Approval, Environment
     from lambda_promote.ledger.base import Ledger
 
 

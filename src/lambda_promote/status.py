@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def _environment(ws: Workspace, env: str) -> None:
     # Imported here: the loader brings pydantic, which a cache-hit build never needs.
-    from lambda_promote.config.loader import require_env
+    from lambda_promote.config.lookup import require_env
 
     require_env(ws.config, env)
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from lambda_promote.config.schema import Trigger
 from lambda_promote.gate import branch_matches
+
+if TYPE_CHECKING:
+    from lambda_promote.config.schema import Trigger
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,8 @@ class Workspace:
         on a read-only ledger. Everything stored is scrubbed of this machine's secrets."""
         if self.parts is not None and self.parts.ledger is not None:
             return self.parts.ledger
-        from lambda_promote.ledger.sql import open_ledger
+        # A SQLite file already made is served without SQLAlchemy (ledger/choose.py).
+        from lambda_promote.ledger.choose import open_ledger
 
         ledger = open_ledger(
             state_url(self.config.state),

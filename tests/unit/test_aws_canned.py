@@ -98,9 +98,11 @@ def test_a_version_is_published_only_for_our_code_and_revision(tmp_path):
     aws = (
         Canned()
         .answer("GetFunctionConfiguration", latest(b"old"))
-        .answer("GetFunctionConfiguration", latest(zip_bytes("new"), revision="rev-after-update"))
         .answer("UpdateFunctionCode", latest(zip_bytes("new"), status="InProgress"))
-        .answer("GetFunction", {"Configuration": latest(zip_bytes("new"))})
+        # The waiter's last answer is the settled $LATEST, with its new revision.
+        .answer(
+            "GetFunction", {"Configuration": latest(zip_bytes("new"), revision="rev-after-update")}
+        )
         .answer("PublishVersion", {**published, "State": "Active"})
     )
     version = AwsTarget(session_factory=aws.sessions).publish(FN, artifact, path)
@@ -108,6 +110,7 @@ def test_a_version_is_published_only_for_our_code_and_revision(tmp_path):
     (publish,) = aws.log.of("PublishVersion")
     assert publish["CodeSha256"] == code_sha256(artifact.digest)
     assert publish["RevisionId"] == "rev-after-update"
+    assert len(aws.log.of("GetFunctionConfiguration")) == 1  # not read again after the wait
 
 
 def test_an_update_lambda_reports_as_failed_gives_lambdas_reason(tmp_path):

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
         ConfigWarning,
         ValidationReport,
         load_config,
-        require_env,
         validate,
     )
+    from lambda_promote.config.lookup import require_env
     from lambda_promote.config.schema import (
         Approval,
         Check,
@@ -32,7 +32,7 @@ _HOMES = {
     "ConfigWarning": "loader",
     "ValidationReport": "loader",
     "load_config": "loader",
-    "require_env": "loader",
+    "require_env": "lookup",
     "validate": "loader",
     "Approval": "schema",
     "Check": "schema",

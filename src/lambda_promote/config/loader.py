@@ -23,11 +23,12 @@ from pydantic import ValidationError
 from lambda_promote.config.bounds import MAX_DOCUMENT_BYTES, check_size
 from lambda_promote.config.crosscheck import cross_check
 from lambda_promote.config.explain import problems_from
-from lambda_promote.config.problems import Problem, config_error, did_you_mean
-from lambda_promote.config.schema import Config, Environment
+from lambda_promote.config.lookup import require_env
+from lambda_promote.config.problems import Problem, config_error
+from lambda_promote.config.schema import Config
 from lambda_promote.config.sourcecheck import check_function_source
 from lambda_promote.config.yamlsource import LocatedDocument, read_document
-from lambda_promote.errors import ConfigError, UsageError
+from lambda_promote.errors import ConfigError
 
 _INIT_HINT = (
     "run `lambda-promote init` here to write a commented promote.yaml "
@@ -84,16 +85,6 @@ def validate(path: Path, *, check_source: bool = True) -> ValidationReport:
         raise config_error(problems, display)
     config.located_at(path.absolute(), file_sha256=hashlib.sha256(raw).hexdigest())
     return ValidationReport(config, _warnings(findings.warnings, display))
-
-
-def require_env(config: Config, name: str) -> Environment:
-    """The environment called ``name``, or a ``UsageError`` naming the ones that exist."""
-    if name in config.environments:
-        return config.environment(name)
-    known = f"environments in {config.path.name}: {', '.join(config.environments)}"
-    guess = did_you_mean(name, config.environments)
-    hint = f"did you mean '{guess}'? {known}" if guess else known
-    raise UsageError(f"unknown environment '{name}'", hint=hint)
 
 
 def display_name(path: Path) -> str:

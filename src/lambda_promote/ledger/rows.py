@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy.engine import Row
+from typing import TYPE_CHECKING, Any
 
 from lambda_promote.ledger import rules
 from lambda_promote.ledger.base import LockInfo
@@ -23,6 +21,10 @@ from lambda_promote.model import (
     DeploymentState,
     RequestState,
 )
+
+if TYPE_CHECKING:
+    # Rows of the standard-library ledger (lite.py) are read by the same functions.
+    from sqlalchemy.engine import Row
 
 
 def artifact_row(artifact: Artifact) -> dict[str, Any]:

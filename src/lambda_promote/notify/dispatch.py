@@ -20,12 +20,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from lambda_promote.config.schema import EmailNotifier as EmailConfig
-from lambda_promote.config.schema import Notifications
-from lambda_promote.config.schema import SlackNotifier as SlackConfig
-from lambda_promote.config.schema import WebhookNotifier as WebhookConfig
 from lambda_promote.journal import Listener
 from lambda_promote.model import AuditEvent, Deployment
 from lambda_promote.notify.base import (
@@ -50,6 +46,12 @@ from lambda_promote.notify.events import (
 )
 from lambda_promote.notify.http import HttpPost
 from lambda_promote.notify.redact import NO_REDACTION, Redactor, redactor_for
+
+if TYPE_CHECKING:
+    from lambda_promote.config.schema import EmailNotifier as EmailConfig
+    from lambda_promote.config.schema import Notifications
+    from lambda_promote.config.schema import SlackNotifier as SlackConfig
+    from lambda_promote.config.schema import WebhookNotifier as WebhookConfig
 
 __all__ = [
     "DEFAULT_POLICY",

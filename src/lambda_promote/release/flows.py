@@ -109,7 +109,7 @@ def resolve_event(name: str | None, branch: str | None, env: str | None) -> Even
 
 def run_plan(ws: Workspace, event: Event, *, dry_run: bool = True) -> RunPlan:
     """What the triggers say for ``event``; the first environment planned in full."""
-    from lambda_promote.config.loader import require_env
+    from lambda_promote.config.lookup import require_env
     from lambda_promote.triggers import plan, promotion_order
 
     sources = {name: spec.promote_from for name, spec in ws.config.environments.items()}

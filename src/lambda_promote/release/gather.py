@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from lambda_promote.errors import ArtifactError, GateBlocked
 from lambda_promote.model import AliasState, Artifact, Deployment, FunctionRef
-from lambda_promote.promotion import succeeded_digests
 from lambda_promote.release.models import EnvFacts, GateDecision, ReleaseFacts, RollbackFacts
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ def gather_env(ws: Workspace, env: str, *, ledger: Ledger) -> EnvFacts:
     """The environment as it is: where the alias points, who holds the lock, what a dead
     process left unfinished. The function is addressed for the deployment about to start
     (its id names the AWS session, so CloudTrail shows who did what)."""
-    from lambda_promote.config.loader import require_env
+    from lambda_promote.config.lookup import require_env
     from lambda_promote.deploy import lock_is_stale, new_deployment_id
 
     spec = require_env(ws.config, env)
@@ -104,6 +103,8 @@ def gather_release(
     attested.warn_if_unkeyed(ws, env.spec)
     source = env.spec.promote_from
     if source:
+        from lambda_promote.promotion import succeeded_digests  # promotions only: not deploy
+
         succeeded = tuple(succeeded_digests(ledger, source))
         if digest is None and not succeeded:
             return ReleaseFacts(None, None, None, source_env=source)

@@ -61,6 +61,14 @@ class FunctionConfig:
 
 
 @dataclass(frozen=True)
+class Settled:
+    """The function once a code update finished: the waiter's last answer (GetFunction)."""
+
+    config: FunctionConfig
+    tags: dict[str, str] | None  # None when the answer carried none (none set, or no ListTags)
+
+
+@dataclass(frozen=True)
 class AliasConfig:
     version: str
     revision_id: str | None
@@ -132,9 +140,30 @@ class LambdaApi:
         with translated("updating the configuration of", where=self.where):
             return function_config(self.client.update_function_configuration(**params))
 
-    def wait_updated(self) -> None:
-        with translated("waiting for the code update of", where=self.where):
-            self.client.get_waiter("function_updated_v2").wait(FunctionName=self.function_name)
+    def wait_updated(self) -> Settled | None:
+        """Wait until no code update is in progress; the waiter's last answer (GetFunction
+        carries the settled configuration and the function's tags, which boto3's waiter does
+        not return: they are kept on the way), or None when there was none to keep."""
+        answers: list[Mapping[str, Any]] = []
+
+        def keep(parsed: Mapping[str, Any], **_: Any) -> None:
+            answers.append(parsed)
+
+        event = "after-call.lambda.GetFunction"
+        self.client.meta.events.register(event, keep)
+        try:
+            with translated("waiting for the code update of", where=self.where):
+                self.client.get_waiter("function_updated_v2").wait(FunctionName=self.function_name)
+        finally:
+            self.client.meta.events.unregister(event, keep)
+        last = answers[-1] if answers else {}
+        if not isinstance(last.get("Configuration"), Mapping):
+            return None
+        tags = last.get("Tags")
+        return Settled(
+            function_config(last["Configuration"]),
+            {str(k): str(v) for k, v in tags.items()} if isinstance(tags, Mapping) else None,
+        )
 
     def wait_version_active(self, version: str) -> None:
         with translated(f"waiting for version {version} to become active on", where=self.where):

@@ -5,7 +5,7 @@ A deployment reads, then writes only on the condition that nothing moved since i
     publish      get_function_configuration ($LATEST: RevisionId, CodeSha256)
                  → update_function_code(ZipFile | S3Bucket/S3Key, RevisionId)   skipped when
                    $LATEST already holds these bytes, as Lambda's publish_version would be a no-op
-                 → waiter function_updated_v2
+                 → waiter function_updated_v2 (its last GetFunction: the new RevisionId, tags)
                  → update_function_configuration(managed keys, RevisionId)   only when $LATEST
                    lacks the release's configuration (memory, timeout, storage, layers, variables)
                  → waiter function_updated_v2
@@ -13,6 +13,12 @@ A deployment reads, then writes only on the condition that nothing moved since i
                    (the version answered must hold our code and our configuration)
     point_alias  update_alias(FunctionVersion, RevisionId=<as read>) | create_alias (first time)
     remove_alias get_alias (revision check) → delete_alias
+
+Nothing is read twice in a process when the first answer still holds: a version's digest and
+the function's ARN never change, the waiter's last answer is the settled $LATEST, and the
+function's tags read there serve ``record_good`` (the tag is ours, written under the
+environment's lock). ``point_alias`` answers with the digest of the version it pointed at only
+when this process has read it already: no caller needs it, and a rollback would pay a read.
 
 A ``PreconditionFailedException``/``ResourceConflictException`` is a ``ConflictError``: the
 deployment stops and is recorded; nothing is retried over someone else's change. Throttling is
@@ -83,6 +89,7 @@ class AwsTarget:
         # A version's code never changes, nor a function's ARN: each is read once per process.
         self._digests: dict[tuple[Any, ...], str] = {}
         self._arns: dict[tuple[Any, ...], str] = {}
+        self._tags: dict[tuple[Any, ...], dict[str, str]] = {}
         self._seen_lock = threading.Lock()
 
     # --- the Target protocol ----------------------------------------------------------------
@@ -109,13 +116,11 @@ class AwsTarget:
         if latest.digest != artifact.digest:
             zip_bytes, s3 = self._code_source(fn, artifact, Path(zip_path))
             api.update_code(zip_bytes=zip_bytes, s3=s3, revision_id=latest.revision_id)
-            api.wait_updated()
-            current = api.configuration()
+            current = self._wait_updated(fn, api)
         if not wanted.satisfied_by(current.settings):
             # The version must carry the configuration with the code (DESIGN §11.3).
             api.update_configuration(wanted, revision_id=current.revision_id)
-            api.wait_updated()
-            current = api.configuration()
+            current = self._wait_updated(fn, api)
         published = api.publish_version(
             digest=artifact.digest,
             revision_id=current.revision_id,
@@ -141,7 +146,8 @@ class AwsTarget:
             moved = api.create_alias(fn.alias, version)
         else:
             moved = api.update_alias(fn.alias, version, revision_id=expected_revision)
-        digest = self._version_digest(fn, api, moved.version)
+        with self._seen_lock:
+            digest = self._digests.get(_version_key(fn, moved.version))
         return AliasState(moved.version, revision_id=moved.revision_id, digest=digest)
 
     def remove_alias(self, fn: FunctionRef, *, expected_revision: str) -> None:
@@ -210,16 +216,23 @@ class AwsTarget:
         arn = self._function_arn(fn, api)
         key = GOOD_TAG.format(alias=fn.alias)
         dropped = {version, abandoned}
-        kept = [(v, d) for v, d in parse_good(api.tags(arn).get(key, "")) if v not in dropped]
-        api.tag(arn, {key: format_good([(version, digest.lower()), *kept][:GOOD_KEEP])})
+        tags = self._function_tags(fn, api, arn)
+        kept = [(v, d) for v, d in parse_good(tags.get(key, "")) if v not in dropped]
+        value = format_good([(version, digest.lower()), *kept][:GOOD_KEEP])
+        api.tag(arn, {key: value})
+        with self._seen_lock:
+            self._tags[_function_key(fn)] = {**tags, key: value}
 
     def good_versions(self, fn: FunctionRef) -> list[tuple[str, str]]:
         """``(version, digest)`` from the tag, newest first, each confirmed by the version's
         own code; an entry whose version is gone or holds other code is left out."""
         api = self._api(fn)
         arn = self._function_arn(fn, api)
+        tags = api.tags(arn)  # read afresh: a fresh machine trusts nothing else
+        with self._seen_lock:
+            self._tags[_function_key(fn)] = tags
         confirmed = []
-        for version, digest in parse_good(api.tags(arn).get(GOOD_TAG.format(alias=fn.alias), "")):
+        for version, digest in parse_good(tags.get(GOOD_TAG.format(alias=fn.alias), "")):
             try:
                 actual = self._version_digest(fn, api, version)
             except TargetError as error:
@@ -258,10 +271,25 @@ class AwsTarget:
         """$LATEST once no update (ours or another's) is still in progress."""
         latest = api.configuration()
         if latest.last_update_status == "InProgress":
-            api.wait_updated()
-            latest = api.configuration()
+            latest = self._wait_updated(fn, api)
         self._seen(fn, latest)
         return latest
+
+    def _wait_updated(self, fn: FunctionRef, api: LambdaApi) -> FunctionConfig:
+        """$LATEST once the update finished, from the waiter's last answer when it kept one."""
+        settled = api.wait_updated()
+        if settled is None:
+            return api.configuration()
+        self._seen(fn, settled.config)
+        if settled.tags is not None:
+            with self._seen_lock:
+                self._tags[_function_key(fn)] = settled.tags
+        return settled.config
+
+    def _function_tags(self, fn: FunctionRef, api: LambdaApi, arn: str) -> dict[str, str]:
+        with self._seen_lock:
+            known = self._tags.get(_function_key(fn))
+        return dict(known) if known is not None else api.tags(arn)
 
     def _check_compatible(
         self, fn: FunctionRef, artifact: Artifact, latest: FunctionConfig
