@@ -7,13 +7,19 @@ the internet or a real account; Lambda uses moto's "lambda-simple" backend (no d
 invocation answers with its own payload unless results were queued
 (``MotoWorld.queue_invoke_results``, moto's ``/moto-api/static/lambda-simple/response``).
 
-moto 5 lacks two Lambda behaviours the aws target relies on; ``LambdaFidelity`` adds them at
-the botocore level, on the client side, so they work the same against both kinds of moto:
+moto 5 lacks four Lambda behaviours the aws target relies on; ``LambdaFidelity`` adds them
+at the botocore level, on the client side, so they work the same against both kinds of moto:
 
 - an alias gets a new ``RevisionId`` on every write, and ``UpdateAlias`` with a stale one
   fails with ``412 PreconditionFailedException`` (moto ignores RevisionId);
+- so does the function ($LATEST): code and configuration updates change its ``RevisionId``, and
+  ``UpdateFunctionCode``/``UpdateFunctionConfiguration``/``PublishVersion`` with a stale one
+  fail with 412 (moto sends none);
 - ``ListVersionsByFunction`` answers in pages of at most 50 with ``NextMarker`` (moto returns
-  every version in one page, which would hide a one-page reader).
+  every version in one page, which would hide a one-page reader);
+- ``UpdateFunctionConfiguration`` keeps ``EphemeralStorage`` for $LATEST and ``PublishVersion``
+  copies it onto the new version (moto ignores the key and always answers 512). Memory, timeout,
+  layers and variables moto keeps per version itself.
 """
 
 from __future__ import annotations
@@ -91,6 +97,9 @@ class _Raw(io.BytesIO):
         yield self.read()
 
 
+_FUNCTION_WRITES = ("UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion")
+
+
 def _function_name(name_or_arn: str) -> str:
     return name_or_arn.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
 
@@ -101,6 +110,8 @@ class LambdaFidelity:
 
     page_size: int = 50
     revisions: dict[tuple[str, str], str] = field(default_factory=dict)
+    storage: dict[tuple[str, str], int] = field(default_factory=dict)  # (function, version) → MB
+    function_revisions: dict[str, str] = field(default_factory=dict)  # function → $LATEST's
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, session: boto3.Session) -> None:
@@ -110,6 +121,80 @@ class LambdaFidelity:
         for op in ("GetAlias", "CreateAlias", "UpdateAlias", "DeleteAlias"):
             events.register(f"after-call.lambda.{op}", self._track_revision)
         events.register("after-call.lambda.ListVersionsByFunction", self._page_versions)
+        for op in (
+            "UpdateFunctionConfiguration",
+            "PublishVersion",
+            "GetFunctionConfiguration",
+            "GetFunction",  # the waiter's answer: its Configuration
+        ):
+            events.register(f"after-call.lambda.{op}", self._ephemeral_storage)
+        for op in _FUNCTION_WRITES:
+            events.register(f"before-call.lambda.{op}", self._refuse_stale_function_revision)
+        for op in (*_FUNCTION_WRITES, "GetFunctionConfiguration", "GetFunction"):
+            events.register(f"after-call.lambda.{op}", self._track_function_revision)
+
+    def _refuse_stale_function_revision(self, context: dict[str, Any], **_: Any) -> Any:
+        params = context.get("api_params", {})
+        wanted = params.get("RevisionId")
+        with self.lock:
+            current = self.function_revisions.get(_function_name(params.get("FunctionName", "")))
+        if wanted and current and wanted != current:
+            return error_answer(
+                412,
+                "PreconditionFailedException",
+                "The Revision Id provided does not match the latest Revision Id. "
+                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+            )
+        return None
+
+    def _track_function_revision(
+        self,
+        http_response: Any,
+        parsed: dict[str, Any],
+        model: Any,
+        context: dict[str, Any],
+        **_: Any,
+    ) -> None:
+        if http_response.status_code >= 300:
+            return
+        params = context.get("api_params", {})
+        if params.get("Qualifier") not in (None, "$LATEST"):
+            return  # a published version's revision is its own; nothing here reads it
+        name = _function_name(params.get("FunctionName", ""))
+        with self.lock:
+            if model.name in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
+                self.function_revisions[name] = str(uuid.uuid4())
+            revision = self.function_revisions.setdefault(name, str(uuid.uuid4()))
+        if model.name == "GetFunction" and isinstance(parsed.get("Configuration"), dict):
+            parsed["Configuration"]["RevisionId"] = revision
+        elif model.name != "PublishVersion":
+            parsed["RevisionId"] = revision
+
+    def _ephemeral_storage(
+        self,
+        http_response: Any,
+        parsed: dict[str, Any],
+        model: Any,
+        context: dict[str, Any],
+        **_: Any,
+    ) -> None:
+        if http_response.status_code >= 300:
+            return
+        params = context.get("api_params", {})
+        name = _function_name(params.get("FunctionName", ""))
+        if model.name == "GetFunction":
+            parsed = parsed.get("Configuration")
+            if not isinstance(parsed, dict):
+                return
+        version = str(parsed.get("Version", "$LATEST"))
+        with self.lock:
+            if model.name == "UpdateFunctionConfiguration" and "EphemeralStorage" in params:
+                self.storage[(name, "$LATEST")] = int(params["EphemeralStorage"]["Size"])
+            elif model.name == "PublishVersion" and (name, "$LATEST") in self.storage:
+                self.storage.setdefault((name, version), self.storage[(name, "$LATEST")])
+            size = self.storage.get((name, version))
+        if size is not None:
+            parsed["EphemeralStorage"] = {"Size": size}
 
     def _stash_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["api_params"] = dict(params)

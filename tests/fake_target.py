@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_promote.errors import ConflictError, TargetError
+from lambda_promote.function_config import FunctionConfiguration
 from lambda_promote.model import AliasState, Artifact, FunctionRef, InvokeResult, PublishedVersion
 
 
@@ -24,6 +25,7 @@ class FakeTarget:
     firing_alarms: set[str] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
     good: list[tuple[str, str]] = field(default_factory=list)
+    configurations: dict[str, dict[str, Any]] = field(default_factory=dict)  # version → JSON
     _revisions: Any = field(default_factory=lambda: itertools.count(1))
 
     # -- Target protocol ---------------------------------------------------------------
@@ -36,11 +38,22 @@ class FakeTarget:
 
     def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
         self._call("publish")
-        if self.versions and self.versions[-1].digest == artifact.digest:
-            return self.versions[-1]
+        wanted = fn.configuration.to_json()
+        last = self.versions[-1] if self.versions else None
+        if (
+            last
+            and last.digest == artifact.digest
+            and self.configurations.get(last.version, {}) == wanted
+        ):
+            return last
         published = PublishedVersion(version=str(len(self.versions) + 1), digest=artifact.digest)
         self.versions.append(published)
+        self.configurations[published.version] = wanted
         return published
+
+    def configuration(self, fn: FunctionRef, version: str) -> FunctionConfiguration:
+        self._call("configuration")
+        return FunctionConfiguration.from_json(self.configurations.get(version, {}))
 
     def point_alias(
         self, fn: FunctionRef, version: str, *, expected_revision: str | None

@@ -39,6 +39,9 @@ class _StoredDeployment:
     deployment: Deployment  # without transitions/checks; rollback kept as JSON text below
     seq: int
     rollback_json: str | None
+    # The configurations, as JSON text like SQL's columns (a caller's dict is never shared).
+    configuration_json: str | None = None
+    release_json: str | None = None
     transitions: list[Transition] = field(default_factory=list)
     checks: list[tuple[CheckResult, str | None]] = field(default_factory=list)
 
@@ -99,6 +102,10 @@ class MemoryLedger:
         created = rules.utc(deployment.created_at) if deployment.created_at else self._clock()
         updated = rules.utc(deployment.updated_at) if deployment.updated_at else created
         rollback_json = rules.dump_json(deployment.rollback, what="the rollback")
+        configuration_json = rules.dump_json(deployment.configuration, what="the configuration")
+        release_json = rules.dump_json(
+            deployment.release_configuration, what="the release configuration"
+        )
         checks = [self._check_entry(result) for result in deployment.checks]
         if deployment.id in self._deployments:
             raise rules.duplicate_deployment(deployment.id)
@@ -112,12 +119,16 @@ class MemoryLedger:
             transitions=[],
             checks=[],
             rollback=None,
+            configuration=None,
+            release_configuration=None,
         )
         self._seq += 1
         self._deployments[deployment.id] = _StoredDeployment(
             deployment=stored,
             seq=self._seq,
             rollback_json=rollback_json,
+            configuration_json=configuration_json,
+            release_json=release_json,
             transitions=[Transition(state=state, at=created, note="")],
             checks=checks,
         )
@@ -319,6 +330,8 @@ class MemoryLedger:
             transitions=[],
             checks=[],
             rollback=rules.load_json(stored.rollback_json),
+            configuration=rules.load_json(stored.configuration_json),
+            release_configuration=rules.load_json(stored.release_json),
         )
 
     def _full(self, deployment_id: str) -> Deployment:

@@ -46,6 +46,8 @@ CALLS: tuple[Call, ...] = (
     Call("lambda", "GetFunction", "lambda:GetFunction", "function",
          "the function_updated_v2 waiter"),
     Call("lambda", "UpdateFunctionCode", "lambda:UpdateFunctionCode", "function", "the new code"),
+    Call("lambda", "UpdateFunctionConfiguration", "lambda:UpdateFunctionConfiguration",
+         "function", "the release's memory, timeout, storage, layers, variables"),
     Call("lambda", "PublishVersion", "lambda:PublishVersion", "function",
          "the immutable version"),
     Call("lambda", "ListVersionsByFunction", "lambda:ListVersionsByFunction", "function",
@@ -120,8 +122,23 @@ def role_policy(config: Config, env: str | None, role: str, where: Where) -> dic
                 for name in spec.alarms
             ]
             statements.append(_allow("WatchTheAlarms", ["cloudwatch:DescribeAlarms"], alarms))
+        layers = _layers(config, env) if role == "deploy" else []
+        if layers:
+            statements.append(_allow("AttachTheReleasesLayers", ["lambda:GetLayerVersion"], layers))
     statements += _store_statements(config, calls)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _layers(config: Config, env: str | None) -> list[str]:
+    """The layer versions ``env``'s configuration attaches: Lambda checks that the caller of
+    UpdateFunctionConfiguration may ``lambda:GetLayerVersion`` each (DESIGN §11.3). Not a
+    call of ours, so not a row of ``CALLS``."""
+    if env is None:
+        return []
+    from lambda_promote.function_config import effective, settings_of
+
+    merged = effective(settings_of(config.function), settings_of(config.environments[env]))
+    return sorted(set(merged.layers or ()))
 
 
 def _store_statements(config: Config, calls: list[Call]) -> list[dict[str, Any]]:

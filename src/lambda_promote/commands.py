@@ -154,6 +154,8 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
         live = f"version {row.version} ({(row.digest or '')[:12]})" if row.version else "nothing"
         who = f" by {row.deployed_by} at {row.deployed_at}" if row.deployed_by else ""
         lines.append(f"{row.env:<12} {row.function_name}:{row.alias}  {live}{who}")
+        if row.drift is not None:
+            lines.append(f"{'':<12} DRIFT: {row.drift.detail}")
         for dep in row.in_flight:
             stale = (
                 " — its process is gone; the next command on this env resolves it"
@@ -183,6 +185,7 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
             "in_flight": [{"id": d.id, "state": d.state.value} for d in row.in_flight],
             "lock": row.lock,
             "approvals": row.approvals,
+            "drift": row.drift.to_json() if row.drift else None,
         }
         for row in rows
     }

@@ -69,24 +69,27 @@ def policy_command(inv: Invocation, env: str, account: str | None, repo: str) ->
 def doctor_command(inv: Invocation, env: str | None) -> Outcome:
     """Check credentials, the function and alias, the role's permissions, what invokes the
     function, and the alarms, before a first deploy; exit 1 on a problem."""
-    from lambda_promote.config import load_config
     from lambda_promote.config.loader import require_env
-    from lambda_promote.doctor import examine
+    from lambda_promote.doctor import examine, state_finding
     from lambda_promote.errors import PromoteError
 
-    config = load_config(inv.config_path, check_source=False)
+    ws = inv.workspace()
+    config = ws.config
     envs = [env] if env else list(config.environments)
     for name in envs:
         require_env(config, name)
-    findings = []
+
+    def audit_events() -> int:
+        head = ws.ledger.audit_head()
+        return head.seq if head else 0
+
+    findings = [state_finding(audit_events)]
     if config.target == "aws":
         from lambda_promote.targets import require_boto3
 
         require_boto3(needed_for="doctor")
         from lambda_promote.targets.aws_doctor import AwsDoctorReads
-        from lambda_promote.workspace import Workspace
 
-        ws = Workspace(config=config, ui=inv.ui, actor=inv.actor())
         refs = {name: ws.function_ref(name, session_name="lambda-promote-doctor") for name in envs}
         findings = examine(config, envs, AwsDoctorReads(), refs)
     _show(inv, findings)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lambda_promote import checks as health
+from lambda_promote.drift import Drift, environment_drift, recorded_fields
 from lambda_promote.errors import (
     ConflictError,
     DeploymentRolledBack,
@@ -30,6 +31,7 @@ from lambda_promote.errors import (
     PromoteError,
     RollbackFailed,
 )
+from lambda_promote.function_config import FunctionConfiguration
 from lambda_promote.journal import Journal
 from lambda_promote.ledger.base import Ledger, LockInfo
 from lambda_promote.model import (
@@ -50,6 +52,9 @@ if TYPE_CHECKING:
     from lambda_promote.config.schema import Environment
 
 S = DeploymentState
+# How far back the ledger is read for drift and a rollback's configuration: the newest
+# finished deployment is what counts, and it is nearly always the first.
+DRIFT_HISTORY = 50
 
 
 def crash_point(name: str) -> None:
@@ -109,9 +114,12 @@ class Deployer:
         *,
         admit: Callable[[str], None] | None = None,
         alias: AliasState | None = None,
+        release_configuration: FunctionConfiguration | None = None,
     ) -> Deployment:
-        """Make ``artifact`` live in ``fn.env``. ``admit(deployment_id)`` runs under the lock
-        before anything is recorded: the gate, which raises to refuse or consumes its approval.
+        """Make ``artifact`` live in ``fn.env`` with ``fn.configuration`` (DESIGN §11.3),
+        recorded with ``release_configuration``, the part of it a promotion carries on.
+        ``admit(deployment_id)`` runs under the lock before anything is recorded: the gate,
+        which raises to refuse or consumes its approval.
         ``alias``: where the plan found the alias; read again when recovery moved it. (Had
         anyone else moved it since, its revision no longer matches: a conflict, never an
         overwrite.)"""
@@ -122,6 +130,7 @@ class Deployer:
                 admit(dep_id)
             if alias is None or resolved:
                 alias = self.target.alias_state(fn)
+            drift, back_to = self._drift(fn, alias)
             dep = self.journal.open(
                 Deployment(
                     id=dep_id,
@@ -130,10 +139,17 @@ class Deployer:
                     state=S.PENDING,
                     kind=DeploymentKind.DEPLOY,
                     actor=self.actor,
-                    previous_version=alias.version,
-                    previous_digest=alias.digest,
+                    previous_version=back_to.version,
+                    previous_digest=back_to.digest,
+                    configuration=fn.configuration.to_json(),
+                    configuration_digest=fn.configuration.digest,
+                    release_configuration=(
+                        release_configuration.to_json() if release_configuration else None
+                    ),
                 )
             )
+            if drift is not None:
+                self.journal.note("deployment.drift", dep, drift.to_json())
             return self._publish_and_shift(
                 dep, fn, env=env, artifact=artifact, zip_path=zip_path, alias=alias
             )
@@ -183,6 +199,22 @@ class Deployer:
                 current, fn, env, cause=f"interrupted: {error!r}", shifted=shifted
             )
             raise _outcome_of_interruption(undone, error) from error
+
+    def _drift(self, fn: FunctionRef, alias: AliasState) -> tuple[Drift | None, AliasState]:
+        """Whether someone moved the alias behind the ledger's back, said before acting; and
+        where a failure rolls back to: the version the ledger left live, never one it does
+        not know (DESIGN §11.3)."""
+        history = self.ledger.deployments(fn.env, limit=DRIFT_HISTORY)
+        drift, expected = environment_drift(
+            history, alias, read_configuration=lambda v: live_configuration(self.target, fn, v)
+        )
+        if drift is None or expected is None:
+            return None, alias
+        self.progress.warn(f"{fn.env}: drift: {drift.detail}")
+        back_to = AliasState(
+            expected.version, revision_id=alias.revision_id, digest=expected.digest
+        )
+        return drift, back_to
 
     def _verify_new(
         self, dep: Deployment, fn: FunctionRef, env: Environment, shifted: AliasState
@@ -294,6 +326,7 @@ class Deployer:
         with self._locked(fn.env, dep_id):
             if alias is None:
                 alias = self.target.alias_state(fn)
+            history = self.ledger.deployments(fn.env, limit=DRIFT_HISTORY)
             dep = self.journal.open(
                 Deployment(
                     id=dep_id,
@@ -306,6 +339,7 @@ class Deployer:
                     version=version,
                     previous_version=alias.version,
                     previous_digest=alias.digest,
+                    **recorded_fields(history, version),
                 )
             )
             dep = self.journal.move(dep, S.SHIFTING, note=reason)
@@ -460,6 +494,17 @@ def back_to_previous(dep: Deployment, *, reason: str) -> RollbackRecord:
         to_version=dep.previous_version,
         to_digest=dep.previous_digest,
     )
+
+
+def live_configuration(
+    target: Target, fn: FunctionRef, version: str
+) -> FunctionConfiguration | None:
+    """The configuration ``version`` runs with, or None when it cannot be read (drift is then
+    told without its configuration part)."""
+    try:
+        return target.configuration(fn, version)
+    except PromoteError:
+        return None
 
 
 def describe_failures(failed: Sequence[CheckResult]) -> str:

@@ -11,6 +11,9 @@ For each aws environment, in order (a check that cannot run says why, and the re
                   still holds the failed code, so they would run unverified code
     alarms        every name in ``alarms:`` exists
 
+and, for any target, ``state``: the ledger answers (a PostgreSQL server down, a wrong URL),
+read without creating or changing anything.
+
 Every finding has a hint. ``problem`` findings make the command exit 1. The reads are behind
 a small protocol (``Reads``; ``targets/aws_doctor.py`` on AWS), so this module stays pure.
 """
@@ -18,6 +21,7 @@ a small protocol (``Reads``; ``targets/aws_doctor.py`` on AWS), so this module s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -90,6 +94,16 @@ def _examine_env(config: Config, env: str, reads: Reads, fn: FunctionRef) -> lis
     if alarms:
         out.append(_alarm_finding(env, fn, reads, alarms))
     return out
+
+
+def state_finding(audit_events: Callable[[], int]) -> Finding:
+    """Whether the ledger answers; ``audit_events`` reads how many events it holds."""
+    try:
+        count = audit_events()
+    except PromoteError as exc:
+        hint = exc.hint or "check `state` in promote.yaml and LAMBDA_PROMOTE_STATE"
+        return Finding("all", "state", "problem", exc.message, hint)
+    return Finding("all", "state", "ok", f"the ledger answers ({count} audit events)")
 
 
 def _alias_finding(env: str, fn: FunctionRef, reads: Reads) -> Finding:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from lambda_promote.function_config import FunctionConfiguration
 
 DIGEST_PREFIX_LEN = 12
 
@@ -78,11 +81,36 @@ class FunctionRef:
     runtime: str = "python3.12"
     profile: str | None = None
     role_arn: str | None = None
-    variables: dict[str, str] = field(default_factory=dict)
-    timeout_seconds: int = 30
-    memory_mb: int = 128
+    # The effective configuration (DESIGN §11.3): None leaves the key as the function has it.
+    variables: Mapping[str, str] | None = None
+    timeout_seconds: int | None = None
+    memory_mb: int | None = None
+    ephemeral_storage_mb: int | None = None
+    layers: tuple[str, ...] | None = None
     # Names the deployment in e.g. the STS session, so CloudTrail says who did what.
     session_name: str = "lambda-promote"
+
+    @property
+    def configuration(self) -> FunctionConfiguration:
+        """What a publish applies with the code (the managed keys only)."""
+        return FunctionConfiguration(
+            memory_mb=self.memory_mb,
+            timeout_seconds=self.timeout_seconds,
+            ephemeral_storage_mb=self.ephemeral_storage_mb,
+            layers=tuple(self.layers) if self.layers is not None else None,
+            variables=dict(self.variables) if self.variables is not None else None,
+        )
+
+    def configured(self, configuration: FunctionConfiguration) -> FunctionRef:
+        """This function with ``configuration`` as the one to apply."""
+        return replace(
+            self,
+            memory_mb=configuration.memory_mb,
+            timeout_seconds=configuration.timeout_seconds,
+            ephemeral_storage_mb=configuration.ephemeral_storage_mb,
+            layers=configuration.layers,
+            variables=configuration.variables,
+        )
 
 
 @dataclass(frozen=True)
@@ -163,6 +191,12 @@ class Deployment:
     transitions: list[Transition] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     rollback: dict[str, Any] | None = None  # RollbackRecord.to_json(), as the ledger keeps it
+    # DESIGN §11.3: the effective configuration the version carries (``FunctionConfiguration
+    # .to_json``) and its digest; ``release_configuration`` is the part that came from
+    # ``function:`` (what a promotion carries on). None: recorded before configurations were.
+    configuration: dict[str, Any] | None = None
+    configuration_digest: str | None = None
+    release_configuration: dict[str, Any] | None = None
 
     @property
     def short_digest(self) -> str:
@@ -284,6 +318,34 @@ class SourceEvidence:
 
 
 @dataclass(frozen=True)
+class ConfigurationEvidence:
+    """DESIGN §11.3: the configuration the release would run with in the environment, and
+    what changes against what the ledger left live there (None: the ledger cannot say)."""
+
+    digest: str
+    settings: tuple[str, ...] = ()  # "memory 1024 MB", "variables A=1, SECRET=***", …
+    changes: tuple[str, ...] | None = None  # "memory_mb: 512 → 1024", …
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "settings": list(self.settings),
+            "changes": None if self.changes is None else list(self.changes),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ConfigurationEvidence | None:
+        if not isinstance(data, dict) or not isinstance(data.get("digest"), str):
+            return None
+        settings, changes = data.get("settings"), data.get("changes")
+        return cls(
+            digest=data["digest"],
+            settings=tuple(str(s) for s in settings) if isinstance(settings, list) else (),
+            changes=tuple(str(c) for c in changes) if isinstance(changes, list) else None,
+        )
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What a reviewer needs before deciding: what changes, how it fared upstream, what a
     rollback restores. Stored as JSON (``ApprovalRequest.evidence``), read back leniently."""
@@ -296,6 +358,7 @@ class Evidence:
     built_by: str | None = None
     commits: tuple[str, ...] = ()
     source: SourceEvidence | None = None
+    configuration: ConfigurationEvidence | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -313,6 +376,8 @@ class Evidence:
                 "deployment": self.source.deployment,
                 "checks": [dict(c) for c in self.source.checks],
             }
+        if self.configuration is not None:
+            body["configuration"] = self.configuration.to_json()
         return body
 
     @classmethod
@@ -339,6 +404,7 @@ class Evidence:
             )
             if isinstance(source, dict)
             else None,
+            configuration=ConfigurationEvidence.from_json(data.get("configuration")),
         )
 
 

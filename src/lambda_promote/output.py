@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lambda_promote.function_config import described, shown
 from lambda_promote.model import ApprovalRequest, Artifact, Deployment
 
 
@@ -32,6 +33,9 @@ def deployment_json(dep: Deployment) -> dict[str, Any]:
         "updated_at": iso(dep.updated_at),
         "checks": [c.to_json() for c in verify],
         "rollback": dep.rollback,
+        # DESIGN §11.3; values of secret-looking variables masked. None: not recorded.
+        "configuration": shown(dep.configuration) if dep.configuration is not None else None,
+        "configuration_digest": dep.configuration_digest,
         "transitions": [
             {"state": t.state.value, "at": iso(t.at), "note": t.note} for t in dep.transitions
         ],
@@ -84,6 +88,9 @@ def deployment_lines(dep: Deployment) -> list[str]:
         f"  version   {dep.previous_version or '(none)'} → {dep.version or '(none)'}",
         f"  by        {dep.actor} at {iso(dep.created_at)}",
     ]
+    if dep.configuration_digest is not None:
+        settings = "; ".join(f"{k} {v}" for k, v in described(dep.configuration)) or "none managed"
+        lines.append(f"  settings  {settings} (digest {dep.configuration_digest[:12]})")
     if dep.reason:
         lines.append(f"  reason    {dep.reason}")
     if dep.error:

@@ -21,6 +21,7 @@ from lambda_promote.model import (
     ApprovalDecision,
     ApprovalRequest,
     Artifact,
+    ConfigurationEvidence,
     DeploymentKind,
     DeploymentState,
     Evidence,
@@ -193,7 +194,29 @@ def _evidence(
             _commits_between(ws, live_artifact.commit if live_artifact else None, artifact.commit)
         ),
         source=source,
+        configuration=configuration_evidence(ws, env_name, artifact.digest),
     ).to_json()
+
+
+def configuration_evidence(ws: Workspace, env_name: str, digest: str) -> ConfigurationEvidence:
+    """DESIGN §11.3: the configuration the release would run with here, and what changes
+    against what the ledger left live (``changes`` None: the ledger cannot say)."""
+    from lambda_promote.configuring import changes_against_live, configured_for
+    from lambda_promote.deploy import DRIFT_HISTORY
+    from lambda_promote.function_config import described
+
+    source = ws.config.environments[env_name].promote_from
+    source_history = ws.ledger.deployments(source, limit=DRIFT_HISTORY) if source else []
+    configured = configured_for(ws.config, env_name, digest=digest, source_history=source_history)
+    here = ws.ledger.deployments(env_name, limit=DRIFT_HISTORY)
+    changes = changes_against_live(here, configured)
+    return ConfigurationEvidence(
+        digest=configured.effective.digest,
+        settings=tuple(
+            f"{label} {text}" for label, text in described(configured.effective.to_json())
+        ),
+        changes=None if changes is None else tuple(changes),
+    )
 
 
 def _commits_between(ws: Workspace, old: str | None, new: str | None) -> list[str]:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_promote.errors import UsageError
-from lambda_promote.model import Deployment, DeploymentState
+from lambda_promote.model import AliasState, Deployment, DeploymentState, FunctionRef
 from lambda_promote.workspace import Workspace
+
+if TYPE_CHECKING:
+    from lambda_promote.drift import Drift
 
 
 def _environment(ws: Workspace, env: str) -> None:
@@ -33,6 +36,7 @@ class EnvStatus:
     in_flight: list[Deployment]
     lock: dict[str, Any] | None
     approvals: list[dict[str, Any]]
+    drift: Drift | None = None  # DESIGN §11.3
 
 
 def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
@@ -58,6 +62,7 @@ def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
             }
         result.append(
             EnvStatus(
+                drift=_drift(ws, fn, alias),
                 env=name,
                 function_name=fn.function_name,
                 alias=fn.alias,
@@ -71,6 +76,18 @@ def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
             )
         )
     return result
+
+
+def _drift(ws: Workspace, fn: FunctionRef, alias: AliasState) -> Drift | None:
+    """DESIGN §11.3: the alias points at a version the ledger did not put there."""
+    from lambda_promote.deploy import DRIFT_HISTORY, live_configuration
+    from lambda_promote.drift import environment_drift
+
+    history = ws.ledger.deployments(fn.env, limit=DRIFT_HISTORY)
+    drift, _ = environment_drift(
+        history, alias, read_configuration=lambda v: live_configuration(ws.target, fn, v)
+    )
+    return drift
 
 
 def pending_approvals(ws: Workspace, env: str) -> list[dict[str, Any]]:

@@ -193,6 +193,10 @@ class Workspace:
         return AwsTarget(warn=self.ui.warn)
 
     def function_ref(self, env: str, *, session_name: str = "lambda-promote") -> FunctionRef:
+        """The environment's function with the configuration promote.yaml gives it now
+        (a promotion swaps in the release part its source verified: ``promotion``)."""
+        from lambda_promote.function_config import effective, settings_of
+
         spec = self.config.environments[env]
         fn = self.config.function
         return FunctionRef(
@@ -204,11 +208,8 @@ class Workspace:
             runtime=fn.runtime,
             profile=spec.profile,
             role_arn=spec.role_arn,
-            variables=dict(spec.variables),
-            timeout_seconds=spec.timeout_seconds,
-            memory_mb=spec.memory_mb,
             session_name=session_name,
-        )
+        ).configured(effective(settings_of(fn), settings_of(spec)))
 
     @cached_property
     def deliveries(self) -> DeliveryLog:

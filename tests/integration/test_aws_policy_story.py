@@ -7,6 +7,7 @@ policy of its role, and every action the policy grants must have been used."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,8 @@ def test_the_policies_grant_exactly_the_calls_of_a_whole_story(
     assert deploy(PRODUCTION, production, a).state is S.SUCCEEDED
     world.queue_invoke_results({"ok": False})
     assert deploy(STAGING, staging, b).state is S.ROLLED_BACK
-    assert deploy(PRODUCTION, production, c).state is S.SUCCEEDED
+    # Production's own memory: the configuration is applied with the code (DESIGN §11.3).
+    assert deploy(replace(PRODUCTION, memory_mb=512), production, c).state is S.SUCCEEDED
     fresh = AwsTarget(session_factory=deployer_calls.sessions)
     version, digest = candidate_from_good(fresh.good_versions(PRODUCTION), "2") or ("", "")
     assert (version, digest) == ("1", a)

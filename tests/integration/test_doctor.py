@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -123,3 +124,36 @@ def test_a_missing_function_is_a_problem_naming_it(world: MotoWorld) -> None:
 def test_an_assumed_role_session_is_simulated_as_its_role() -> None:
     caller = "arn:aws:sts::111111111111:assumed-role/deploy-staging/lambda-promote-42"
     assert role_of(caller) == "arn:aws:iam::111111111111:role/deploy-staging"
+
+
+def _doctor(tmp_path: Path, state: str) -> tuple[int, dict[str, Any]]:
+    (tmp_path / "promote.yaml").write_text(
+        f"project: orders\ntarget: local\nstate: {state}\n"
+        "environments:\n  staging: {function_name: orders-staging}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "lambda_promote", "doctor", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "LAMBDA_PROMOTE_STATE"},
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_an_unreachable_ledger_is_a_problem_naming_the_state_setting(tmp_path: Path) -> None:
+    code, body = _doctor(tmp_path, "postgresql+psycopg://postgres@127.0.0.1:9/test")
+    assert (code, body["error"]["code"]) == (1, "doctor_found_problems")
+    state = [f for f in body["findings"] if f["check"] == "state"]
+    assert [f["level"] for f in state] == ["problem"]
+    assert "127.0.0.1" in state[0]["message"]
+    assert "state" in state[0]["hint"]
+
+
+def test_a_readable_ledger_is_reported_and_nothing_is_created(tmp_path: Path) -> None:
+    code, body = _doctor(tmp_path, "sqlite:///.lambda-promote/state.db")
+    assert code == 0
+    assert [f["level"] for f in body["findings"] if f["check"] == "state"] == ["ok"]
+    assert not (tmp_path / ".lambda-promote").exists()

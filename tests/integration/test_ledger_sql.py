@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from lambda_promote import audit
 from lambda_promote.errors import ConfigError, LedgerError
-from lambda_promote.ledger import migrate
+from lambda_promote.ledger import migrate, rows, tables
 from lambda_promote.ledger.engine import create_ledger_engine, ledger_url, writing
 from lambda_promote.ledger.sql import SqlLedger, open_ledger
 from lambda_promote.ledger.tables import metadata
@@ -297,9 +297,13 @@ def test_a_ledger_made_by_the_first_release_is_upgraded_in_place(url: str, tmp_p
             config.set_main_option("script_location", str(migrate.MIGRATIONS))
             config.attributes["connection"] = connection
             command.upgrade(config, "0001")
-        SqlLedger(engine).create_deployment(
-            Deployment(id="d-old", env="staging", digest=DIGEST, state=DeploymentState.PENDING)
-        )
+            # Written as the first release wrote it: today's SqlLedger reads columns 0001 lacks.
+            old = Deployment(
+                id="d-old", env="staging", digest=DIGEST, state=DeploymentState.PENDING
+            )
+            at = datetime(2024, 5, 1, tzinfo=UTC)
+            row = rows.deployment_row(old, created=at, updated=at)
+            connection.execute(sa.insert(tables.deployments).values({**row, "seq": 1}))
     finally:
         engine.dispose()
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from urllib.parse import urlsplit
 
+from lambda_promote.config.fncheck import function_configuration
 from lambda_promote.config.problems import FieldPath, Problem, did_you_mean, shown
 from lambda_promote.config.schema import Config
 from lambda_promote.config.yamlsource import LocatedDocument
@@ -258,4 +259,5 @@ _RULES: tuple[Callable[[Config, Findings], None], ...] = (
     _secret_names,
     _notifier_events,
     _risk_warnings,
+    function_configuration,
 )

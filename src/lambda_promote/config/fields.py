@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import types
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeGuard, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel
@@ -72,10 +72,14 @@ def keys_of(model: type[BaseModel]) -> list[str]:
 def describe(slot: Slot) -> str:
     """``"a positive integer"``, ``"one of aws, local"``, ``"a list of strings"``, …"""
     ann = _unwrap_optional(slot.annotation)
+    metadata = slot.metadata
+    if get_origin(ann) is Annotated:  # ``PositiveInt | None``: the constraint sits inside
+        ann, *inner = get_args(ann)
+        metadata = (*metadata, *inner)
     if ann is bool:
         return "true or false"
     if ann is int:
-        return _describe_int(slot.metadata)
+        return _describe_int(metadata)
     if ann is str:
         return "a string"
     if ann is float:

@@ -59,10 +59,13 @@ class Environment(_Strict):
     checks: list[Check] = Field(default_factory=list)
     bake_seconds: NonNegativeInt = 0
     alarms: list[str] = Field(default_factory=list)
-    # The local emulator passes these to the handler; on AWS the function's own settings rule.
-    variables: dict[str, str] = Field(default_factory=dict)
-    timeout_seconds: PositiveInt = 30
-    memory_mb: PositiveInt = 128
+    # The function's configuration for this environment only: overrides ``function:``'s
+    # (``variables`` merge). Lambda's limits are checked in crosscheck.py, with its words.
+    memory_mb: PositiveInt | None = None
+    timeout_seconds: PositiveInt | None = None
+    ephemeral_storage_mb: PositiveInt | None = None
+    layers: list[str] | None = None
+    variables: dict[str, str] | None = None
 
 
 class Function(_Strict):
@@ -72,6 +75,13 @@ class Function(_Strict):
     architecture: Architecture = "x86_64"
     requirements: str | None = None
     exclude: list[str] = Field(default_factory=list)
+    # The release's configuration (DESIGN §11.3): applied with the code, recorded with it.
+    # A key set nowhere is left as the function has it.
+    memory_mb: PositiveInt | None = None
+    timeout_seconds: PositiveInt | None = None
+    ephemeral_storage_mb: PositiveInt | None = None
+    layers: list[str] | None = None
+    variables: dict[str, str] | None = None
 
 
 class Trigger(_Strict):

@@ -62,7 +62,7 @@ def artifact(row: Row[Any]) -> Artifact:
 def deployment_row(
     deployment: Deployment, *, created: datetime, updated: datetime
 ) -> dict[str, Any]:
-    return {
+    row = {
         "id": deployment.id,
         "env": deployment.env,
         "digest": deployment.digest,
@@ -78,6 +78,14 @@ def deployment_row(
         "created_at": created,
         "updated_at": updated,
     }
+    # Only when there is one: the row then fits a schema older than revision 0004 too.
+    if deployment.configuration_digest is not None:
+        row["configuration"] = rules.dump_json(deployment.configuration, what="configuration")
+        row["configuration_digest"] = deployment.configuration_digest
+        row["release_configuration"] = rules.dump_json(
+            deployment.release_configuration, what="the release configuration"
+        )
+    return row
 
 
 def deployment(row: Row[Any]) -> Deployment:
@@ -96,6 +104,9 @@ def deployment(row: Row[Any]) -> Deployment:
         created_at=row.created_at,
         updated_at=row.updated_at,
         rollback=rules.load_json(row.rollback),
+        configuration=rules.load_json(row.configuration),
+        configuration_digest=row.configuration_digest,
+        release_configuration=rules.load_json(row.release_configuration),
     )
 
 

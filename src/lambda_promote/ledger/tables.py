@@ -76,6 +76,10 @@ deployments = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("rollback", sa.Text),
+    # DESIGN §11.3 (migration 0004): NULL for deployments recorded before.
+    sa.Column("configuration", sa.Text),
+    sa.Column("configuration_digest", sa.String(64)),
+    sa.Column("release_configuration", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_deployments_env_created", "env", "created_at", "seq"),

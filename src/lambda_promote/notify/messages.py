@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from lambda_promote.model import ApprovalRequest, Deployment
+from lambda_promote.model import ApprovalRequest, ConfigurationEvidence, Deployment
 from lambda_promote.notify.events import NotificationEvent
 from lambda_promote.output import deployment_json, iso
 
@@ -162,10 +162,24 @@ def evidence_lines(request: ApprovalRequest) -> list[str]:
             f"  {'✓' if c.get('ok') else '✗'} {c.get('name')} {c.get('latency_ms')} ms"
             for c in source.checks
         ]
+    lines += _configuration_lines(ev.configuration)
     if ev.commits:
         lines.append(f"{len(ev.commits)} commit(s):")
         lines += [f"  {c}" for c in ev.commits[:10]]
     return lines
+
+
+def _configuration_lines(configuration: ConfigurationEvidence | None) -> list[str]:
+    """DESIGN §11.3: what the release changes in the function's settings."""
+    if configuration is None:
+        return []
+    changes = configuration.changes
+    if changes:
+        return ["configuration changes:", *[f"  {line}" for line in changes]]
+    if changes is not None:
+        return ["configuration: unchanged"]
+    settings = "; ".join(configuration.settings) or "none managed"
+    return [f"configuration: {settings} (nothing recorded live to compare with)"]
 
 
 # --- plain text and HTML (email) ---------------------------------------------------------------

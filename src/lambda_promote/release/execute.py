@@ -133,8 +133,20 @@ def execute_deploy(
             provider.consume(grant, deployment_id)
 
     env = plan.env
+    fn, configured = env.fn, release.configured
+    if configured is not None:
+        # What the release runs with here (a promotion: what its source verified, §11.3).
+        fn = fn.configured(configured.effective)
+        for note in configured.notes:
+            ws.ui.warn(f"{env.env}: {note}")
     dep = deployer(ws, deployment_id=env.deployment_id).deploy(
-        env.fn, env.spec, artifact, zip_path, admit=admit, alias=env.alias
+        fn,
+        env.spec,
+        artifact,
+        zip_path,
+        admit=admit,
+        alias=env.alias,
+        release_configuration=configured.release if configured is not None else None,
     )
     return raise_for_outcome(ws.ledger.get_deployment(dep.id) or dep)
 

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambda_promote.errors import ArtifactError, GateBlocked
-from lambda_promote.model import Artifact, Deployment
+from lambda_promote.model import AliasState, Artifact, Deployment, FunctionRef
 from lambda_promote.release.models import EnvFacts, GateDecision, ReleaseFacts, RollbackFacts
 
 if TYPE_CHECKING:
+    from lambda_promote.configuring import Configured
+    from lambda_promote.drift import Drift
     from lambda_promote.ledger.base import Ledger
     from lambda_promote.release.approvals import ApprovalProvider
     from lambda_promote.workspace import Workspace
@@ -40,16 +42,48 @@ def gather_env(ws: Workspace, env: str, *, ledger: Ledger, changing: bool = Fals
     deployment_id = new_deployment_id()
     fn = ws.function_ref(env, session_name=f"{ws.actor}-{deployment_id}")
     lock = ledger.lock_info(env)
+    alias = ws.target.alias_state(fn, changing=changing)
     return EnvFacts(
         env=env,
         spec=spec,
         fn=fn,
         deployment_id=deployment_id,
-        alias=ws.target.alias_state(fn, changing=changing),
+        alias=alias,
         lock=lock,
         lock_stale=lock is not None and lock_is_stale(lock),
         unfinished=tuple(ledger.unfinished(env)),
+        drift=gather_drift(ws, fn, alias, ledger=ledger),
     )
+
+
+def gather_drift(
+    ws: Workspace, fn: FunctionRef, alias: AliasState, *, ledger: Ledger
+) -> Drift | None:
+    """DESIGN §11.3: whether the alias points at a version the ledger did not put there; the
+    live version's configuration is read only then."""
+    from lambda_promote.deploy import DRIFT_HISTORY, live_configuration
+    from lambda_promote.drift import environment_drift
+
+    history = ledger.deployments(fn.env, limit=DRIFT_HISTORY)
+    drift, _ = environment_drift(
+        history, alias, read_configuration=lambda v: live_configuration(ws.target, fn, v)
+    )
+    return drift
+
+
+def gather_configuration(
+    ws: Workspace, env: str, digest: str, *, ledger: Ledger
+) -> tuple[Configured, tuple[str, ...] | None]:
+    """What ``env`` runs the release ``digest`` with (a promotion: the release part its
+    source verified, configuring.py) and what that changes against what is live there."""
+    from lambda_promote.configuring import changes_against_live, configured_for
+    from lambda_promote.deploy import DRIFT_HISTORY
+
+    source = ws.config.environments[env].promote_from
+    source_history = ledger.deployments(source, limit=DRIFT_HISTORY) if source else []
+    configured = configured_for(ws.config, env, digest=digest, source_history=source_history)
+    changes = changes_against_live(ledger.deployments(env, limit=DRIFT_HISTORY), configured)
+    return configured, None if changes is None else tuple(changes)
 
 
 def gather_release(
@@ -90,7 +124,8 @@ def gather_release(
     else:
         chosen = _chosen_or_built(ws, digest, build=build)
         if chosen is None:
-            return ReleaseFacts(None, None, _checkout_branch(ws.root))
+            unbuilt = ReleaseFacts(None, None, _checkout_branch(ws.root))
+            return _with_configuration(ws, env, unbuilt, ledger=ledger)
         artifact, provenance = _provenance(ws, chosen, env)
         facts = ReleaseFacts(
             artifact,
@@ -98,10 +133,21 @@ def gather_release(
             artifact.branch,
             provenance_problem=provenance,
         )
+    facts = _with_configuration(ws, env, facts, ledger=ledger)
     if provider is None or env.spec.approval is None or facts.artifact is None:
         return facts
     approval = provider.read(env.env, facts.artifact, env.spec.approval, now=now())
     return replace(facts, approval=approval)
+
+
+def _with_configuration(
+    ws: Workspace, env: EnvFacts, facts: ReleaseFacts, *, ledger: Ledger
+) -> ReleaseFacts:
+    """``facts`` with the configuration the release runs with; known before the build too
+    (a fresh release's is promote.yaml's)."""
+    digest = facts.artifact.digest if facts.artifact is not None else ""
+    configured, changes = gather_configuration(ws, env.env, digest, ledger=ledger)
+    return replace(facts, configured=configured, configuration_changes=changes)
 
 
 def _provenance(

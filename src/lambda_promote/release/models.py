@@ -34,6 +34,8 @@ from lambda_promote.model import (
 
 if TYPE_CHECKING:
     from lambda_promote.config.schema import Approval, Environment
+    from lambda_promote.configuring import Configured
+    from lambda_promote.drift import Drift
     from lambda_promote.ledger.base import LockInfo
 
 
@@ -49,6 +51,7 @@ class StepAction(enum.StrEnum):
     RECOVER = "recover"  # resolve an interrupted deployment first
     BUILD = "build"  # the sources changed since the last build (dry run only)
     CONSUME_APPROVAL = "consume_approval"
+    CONFIGURE = "configure"  # apply the release's configuration with the code (§11.3)
     PUBLISH = "publish"
     SHIFT = "shift"
     CHECK = "check"
@@ -90,6 +93,8 @@ class EnvFacts:
     lock: LockInfo | None
     lock_stale: bool  # held by a process of this host that is gone: will be broken
     unfinished: tuple[Deployment, ...]
+    # The alias is not where the ledger left it (DESIGN §11.3); a failure goes back there.
+    drift: Drift | None = None
 
     @property
     def locked(self) -> bool:
@@ -128,6 +133,10 @@ class ReleaseFacts:
     # With an audit key, what the keyed trail does not back (attested.py), as the refusal:
     provenance_problem: GateDecision | None = None  # the build record (or manifest vs ledger)
     success_problem: GateDecision | None = None  # the upstream success
+    # DESIGN §11.3: the configuration it runs with here, and what that changes against what
+    # the ledger left live (None: the ledger cannot say; empty: nothing).
+    configured: Configured | None = None
+    configuration_changes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

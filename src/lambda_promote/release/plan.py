@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from lambda_promote import gate
 from lambda_promote.errors import GateBlocked
-from lambda_promote.model import Artifact
+from lambda_promote.function_config import described
+from lambda_promote.model import AliasState, Artifact
 from lambda_promote.release.models import (
     ApprovalFacts,
     ApprovalGrant,
@@ -146,8 +147,14 @@ def plan_deploy(env: EnvFacts, release: ReleaseFacts) -> Plan:
         )
     if grant is not None:
         steps.append(Step(StepAction.CONSUME_APPROVAL, grant.summary))
-    steps += publish_steps(env, artifact, source=release.source_env)
+    configure = configure_steps(env, release)
+    steps += configure
+    steps += publish_steps(env, artifact, source=release.source_env, configured=bool(configure))
     notes = []
+    if env.drift is not None:
+        notes.append(f"{env.env}: drift: {env.drift.detail}")
+    if release.configured is not None:
+        notes += [f"{env.env}: {note}" for note in release.configured.notes]
     if not env.spec.checks and not env.spec.alarms:
         notes.append(f"{env.env}: no checks configured; nothing verifies this version")
     return Plan(
@@ -156,19 +163,44 @@ def plan_deploy(env: EnvFacts, release: ReleaseFacts) -> Plan:
         decision,
         tuple(steps),
         release=artifact,
-        rollback_target=failure_target(env.alias),
+        rollback_target=failure_target(_ledger_alias(env)),
         approval=grant,
         recoveries=recoveries,
         notes=tuple(notes),
     )
 
 
-def publish_steps(env: EnvFacts, artifact: Artifact | None, *, source: str | None) -> list[Step]:
-    """Publish, shift and verify — per function of the release (today: the one)."""
+def _ledger_alias(env: EnvFacts) -> AliasState:
+    """Where a failure puts the alias back: where the ledger left it, never a version it does
+    not know (someone's hand-moved alias, DESIGN §11.3)."""
+    if env.drift is None:
+        return env.alias
+    return AliasState(env.drift.expected_version, digest=env.drift.expected_digest)
+
+
+def configure_steps(env: EnvFacts, release: ReleaseFacts) -> list[Step]:
+    """Apply the release's configuration before publishing, when it changes anything (or
+    the ledger cannot tell what is live): the version then carries code and settings."""
+    configured, changes = release.configured, release.configuration_changes
+    if configured is None or not configured.effective.managed or changes == ():
+        return []
+    if changes:
+        detail = "; ".join(changes)
+    else:
+        settings = described(configured.effective.to_json())
+        detail = "apply " + "; ".join(f"{label} {text}" for label, text in settings)
+    return [Step(StepAction.CONFIGURE, detail, function=env.fn.function_name)]
+
+
+def publish_steps(
+    env: EnvFacts, artifact: Artifact | None, *, source: str | None, configured: bool = False
+) -> list[Step]:
+    """Publish, shift and verify — per function of the release (today: the one).
+    ``configured``: a configure step comes first, so even the live code is a new version."""
     unknown = f"what {source} verified" if source else "the new build"
     what = artifact.short if artifact is not None else unknown
     name = env.fn.function_name
-    if artifact is not None and artifact.digest == env.alias.digest:
+    if artifact is not None and artifact.digest == env.alias.digest and not configured:
         return [
             Step(StepAction.PUBLISH, f"{what} is already live as version {env.alias.version}"),
             *verification_steps(env, phase="verify"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from lambda_promote.function_config import described
 from lambda_promote.model import (
     DIGEST_PREFIX_LEN,
     ApprovalRequest,
@@ -137,6 +138,9 @@ class Report:
     audit_head: str | None
     generated_at: datetime
     record: dict[str, Any]  # the ``--json`` shape of the deployment, redacted
+    # DESIGN §11.3: (label, text) rows; empty with no digest when not recorded.
+    configuration: tuple[tuple[str, str], ...] = ()
+    configuration_digest: str | None = None
 
     @property
     def short_digest(self) -> str:
@@ -192,6 +196,8 @@ def build_report(
         audit_head=audit_head,
         generated_at=generated_at,
         record=r.deep(deployment_json(dep)),
+        configuration=tuple((label, r(text)) for label, text in described(dep.configuration)),
+        configuration_digest=dep.configuration_digest,
     )
 
 

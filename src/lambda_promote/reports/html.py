@@ -146,6 +146,18 @@ def _facts(report: Report) -> str:
     return f'<section><h2>Summary</h2><dl class="facts">{items}</dl>{versions}</section>'
 
 
+def _configuration(report: Report) -> str:
+    if report.configuration_digest is None:
+        return ""
+    rows = report.configuration or (("managed", "nothing: the function's own settings"),)
+    items = "".join(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>" for label, text in rows)
+    digest = escape(report.configuration_digest[:12])
+    return (
+        f'<section><h2>Configuration</h2><dl class="facts">{items}</dl>'
+        f"<p>Digest <code>{digest}</code>: the version carries it with the code.</p></section>"
+    )
+
+
 def _timeline(report: Report) -> str:
     if not report.timeline:
         return ""
@@ -299,6 +311,7 @@ def render_html(report: Report) -> str:
         for part in (
             _banner,
             _facts,
+            _configuration,
             _timeline,
             _checks,
             _rollback,

@@ -52,6 +52,7 @@ def render_markdown(report: Report) -> str:
     for section in (
         _head,
         _summary,
+        _configuration,
         _timeline,
         _checks,
         _rollback,
@@ -115,6 +116,21 @@ def _summary(report: Report) -> list[str]:
         ("Took", duration(report.duration_s)),
     ]
     return ["| | |", "|---|---|", *[f"| **{k}** | {v} |" for k, v in rows]]
+
+
+def _configuration(report: Report) -> list[str]:
+    if report.configuration_digest is None:
+        return []
+    rows = report.configuration or (("managed", "nothing: the function's own settings"),)
+    return [
+        "## Configuration",
+        "",
+        "| | |",
+        "|---|---|",
+        *[f"| **{cell(label)}** | {cell(text)} |" for label, text in rows],
+        "",
+        f"Digest {code(report.configuration_digest[:12])}: the version carries it with the code.",
+    ]
 
 
 def _timeline(report: Report) -> list[str]:

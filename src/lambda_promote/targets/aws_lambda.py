@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from lambda_promote.function_config import FunctionConfiguration
 from lambda_promote.targets.aws import translated
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ class FunctionConfig:
     last_modified: datetime | None = None
     runtime: str = ""
     architectures: tuple[str, ...] = ()
+    # Every key of DESIGN §11.3 as this version (or $LATEST) has it.
+    settings: FunctionConfiguration = field(default_factory=FunctionConfiguration)
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,17 @@ class LambdaApi:
             params["RevisionId"] = revision_id
         with translated("updating the code of", where=self.where):
             return function_config(self.client.update_function_code(**params))
+
+    def update_configuration(
+        self, configuration: FunctionConfiguration, *, revision_id: str | None
+    ) -> FunctionConfig:
+        """Apply the managed keys of ``configuration`` to $LATEST (the others untouched)."""
+        params: dict[str, Any] = {"FunctionName": self.function_name}
+        params.update(configuration_params(configuration))
+        if revision_id:
+            params["RevisionId"] = revision_id
+        with translated("updating the configuration of", where=self.where):
+            return function_config(self.client.update_function_configuration(**params))
 
     def wait_updated(self) -> Settled | None:
         """Wait until no code update is in progress; the waiter's last answer (GetFunction
@@ -251,7 +265,41 @@ def function_config(data: Mapping[str, Any]) -> FunctionConfig:
         last_modified=_lambda_time(data.get("LastModified")),
         runtime=str(data.get("Runtime", "")),
         architectures=tuple(data.get("Architectures", ())),
+        settings=settings_of(data),
     )
+
+
+def settings_of(data: Mapping[str, Any]) -> FunctionConfiguration:
+    """A GetFunctionConfiguration answer's memory, timeout, storage, layers and variables."""
+    storage = data.get("EphemeralStorage") or {}
+    environment = data.get("Environment") or {}
+    return FunctionConfiguration(
+        memory_mb=_int(data.get("MemorySize")),
+        timeout_seconds=_int(data.get("Timeout")),
+        ephemeral_storage_mb=_int(storage.get("Size")) or 512,  # Lambda's default when absent
+        layers=tuple(str(layer.get("Arn", "")) for layer in data.get("Layers") or ()),
+        variables={str(k): str(v) for k, v in (environment.get("Variables") or {}).items()},
+    )
+
+
+def configuration_params(configuration: FunctionConfiguration) -> dict[str, Any]:
+    """UpdateFunctionConfiguration's parameters for the managed keys only."""
+    params: dict[str, Any] = {}
+    if configuration.memory_mb is not None:
+        params["MemorySize"] = configuration.memory_mb
+    if configuration.timeout_seconds is not None:
+        params["Timeout"] = configuration.timeout_seconds
+    if configuration.ephemeral_storage_mb is not None:
+        params["EphemeralStorage"] = {"Size": configuration.ephemeral_storage_mb}
+    if configuration.layers is not None:
+        params["Layers"] = list(configuration.layers)
+    if configuration.variables is not None:
+        params["Environment"] = {"Variables": dict(configuration.variables)}
+    return params
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def decode_log_tail(log_result: str) -> str:

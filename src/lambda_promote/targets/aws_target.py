@@ -6,7 +6,11 @@ A deployment reads, then writes only on the condition that nothing moved since i
                  → update_function_code(ZipFile | S3Bucket/S3Key, RevisionId)   skipped when
                    $LATEST already holds these bytes, as Lambda's publish_version would be a no-op
                  → waiter function_updated_v2 (its last GetFunction: the new RevisionId, tags)
+                 → update_function_configuration(managed keys, RevisionId)   only when $LATEST
+                   lacks the release's configuration (memory, timeout, storage, layers, variables)
+                 → waiter function_updated_v2
                  → publish_version(CodeSha256=<our digest>, RevisionId)        never another's code
+                   (the version answered must hold our code and our configuration)
     point_alias  update_alias(FunctionVersion, RevisionId=<as read>) | create_alias (first time)
     remove_alias get_alias (revision check) → delete_alias
 
@@ -42,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_promote.errors import ConflictError, PromoteError, TargetError
+from lambda_promote.function_config import FunctionConfiguration, differences
 from lambda_promote.model import AliasState, Artifact, FunctionRef, InvokeResult, PublishedVersion
 from lambda_promote.targets.aws import (
     Connector,
@@ -141,29 +146,36 @@ class AwsTarget:
         api = self._api(fn)
         latest = self._settled_latest(fn, api)
         self._check_compatible(fn, artifact, latest)
+        wanted = fn.configuration
         if latest.digest == artifact.digest:
-            live = self._live_version_holding(fn, api, artifact.digest)
+            live = self._live_version_holding(fn, api, artifact.digest, wanted)
             if live is not None:
                 return live  # already published and live: write nothing at all
-        revision = latest.revision_id
+        current = latest
         if latest.digest != artifact.digest:
             zip_bytes, s3 = self._code_source(fn, artifact, Path(zip_path))
             api.update_code(zip_bytes=zip_bytes, s3=s3, revision_id=latest.revision_id)
-            revision = self._wait_updated(fn, api).revision_id
+            current = self._wait_updated(fn, api)
+        if not wanted.satisfied_by(current.settings):
+            # The version must carry the configuration with the code (DESIGN §11.3).
+            api.update_configuration(wanted, revision_id=current.revision_id)
+            current = self._wait_updated(fn, api)
         published = api.publish_version(
-            digest=artifact.digest, revision_id=revision, description=_description(artifact)
+            digest=artifact.digest,
+            revision_id=current.revision_id,
+            description=_description(artifact),
         )
-        if published.digest != artifact.digest:
-            raise ConflictError(
-                f"while publishing a version of {where_text(fn)}: version {published.version} "
-                f"holds code {published.digest[:12] or 'unknown'}, not {artifact.short}",
-                hint="someone else changed the function's code at the same time; check "
-                "`lambda-promote status` and run the command again",
-            )
+        _check_published(fn, artifact, published, wanted)
         if published.state == "Pending":
             api.wait_version_active(published.version)
         self._seen(fn, published)
         return _published(published)
+
+    def configuration(self, fn: FunctionRef, version: str) -> FunctionConfiguration:
+        """The configuration ``version`` runs with (every key, as Lambda reports it)."""
+        config = self._api(fn).configuration(version)
+        self._seen(fn, config)
+        return config.settings
 
     def point_alias(
         self, fn: FunctionRef, version: str, *, expected_revision: str | None
@@ -285,12 +297,14 @@ class AwsTarget:
         return LambdaApi(client, function_name=fn.function_name, where=where_text(fn))
 
     def _live_version_holding(
-        self, fn: FunctionRef, api: LambdaApi, digest: str
+        self, fn: FunctionRef, api: LambdaApi, digest: str, wanted: FunctionConfiguration
     ) -> PublishedVersion | None:
+        """The alias's version when it already holds this code with this configuration."""
         alias = api.alias(fn.alias)
         if alias is None or self._version_digest(fn, api, alias.version) != digest:
             return None
-        return _published(api.configuration(alias.version))
+        live = api.configuration(alias.version)
+        return _published(live) if wanted.satisfied_by(live.settings) else None
 
     def _settled_latest(self, fn: FunctionRef, api: LambdaApi) -> FunctionConfig:
         """$LATEST once no update (ours or another's) is still in progress."""
@@ -441,6 +455,27 @@ def _verified_bytes(zip_path: Path, artifact: Artifact, *, read: bool) -> bytes 
             hint="the file changed after it was built; fetch it again or rebuild it",
         )
     return data if read else None
+
+
+def _check_published(
+    fn: FunctionRef, artifact: Artifact, published: FunctionConfig, wanted: FunctionConfiguration
+) -> None:
+    """The version Lambda answered with holds our code and our configuration; else someone
+    changed the function between our writes, and we stop rather than shift to it."""
+    if published.digest != artifact.digest:
+        what = f"code {published.digest[:12] or 'unknown'}, not {artifact.short}"
+    elif not wanted.satisfied_by(published.settings):
+        what = "another configuration than the release's: " + "; ".join(
+            differences(published.settings.only(wanted.managed).to_json(), wanted.to_json())
+        )
+    else:
+        return
+    raise ConflictError(
+        f"while publishing a version of {where_text(fn)}: version {published.version} holds "
+        + what,
+        hint="someone else changed the function at the same time; check "
+        "`lambda-promote status` and run the command again",
+    )
 
 
 def _description(artifact: Artifact) -> str:

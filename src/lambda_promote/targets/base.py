@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from lambda_promote.function_config import FunctionConfiguration
 from lambda_promote.model import AliasState, Artifact, FunctionRef, InvokeResult, PublishedVersion
 
 
@@ -20,8 +21,14 @@ class Target(Protocol):
         ...
 
     def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
-        """Upload the artifact's bytes as the function's code and publish an immutable version.
-        Must not touch the alias. Raises ``TargetError``/``ConflictError``."""
+        """Upload the artifact's bytes as the function's code, apply ``fn.configuration`` (its
+        managed keys), and publish an immutable version holding both. Must not touch the
+        alias. An existing version with this code and configuration may be returned.
+        Raises ``TargetError``/``ConflictError``."""
+        ...
+
+    def configuration(self, fn: FunctionRef, version: str) -> FunctionConfiguration:
+        """The configuration ``version`` runs with (for drift and the approvers' evidence)."""
         ...
 
     def point_alias(

@@ -5,7 +5,8 @@ It implements ``targets.base.Target`` on plain files, with Lambda's model::
     <root>/<function_name>/.lock                      flock'ed around publish and alias writes
     <root>/<function_name>/versions/<n>/code.zip      the artifact's bytes (sha256 = digest)
     <root>/<function_name>/versions/<n>/code/         unpacked once at publish, then read-only
-    <root>/<function_name>/versions/<n>/meta.json     digest, description, created_at
+    <root>/<function_name>/versions/<n>/meta.json     digest, description, created_at,
+                                                      configuration (memory, timeout, variables…)
     <root>/<function_name>/aliases/<alias>.json       version, revision_id, updated_at
 
 A version directory appears whole (built aside, then renamed) and is never written again.
@@ -41,9 +42,11 @@ from pathlib import Path
 from typing import Any
 
 from lambda_promote.errors import ConflictError, TargetError
+from lambda_promote.function_config import FunctionConfiguration
 from lambda_promote.model import AliasState, Artifact, FunctionRef, InvokeResult, PublishedVersion
 from lambda_promote.targets import local_runtime
 from lambda_promote.targets.local_process import (
+    RunSettings,
     _read_json,
     _Request,
     _run_child,
@@ -73,6 +76,7 @@ class LocalTarget:
         self._interpreters: dict[str, str] = {}
         self._interpreters_lock = threading.Lock()
         self._isolation_warned = False
+        self._warned: set[str] = set()
 
     # --- versions and aliases -------------------------------------------------------------
 
@@ -94,8 +98,9 @@ class LocalTarget:
             _stage_version(staging, fn, artifact, Path(zip_path))
             with _exclusive(self._function_dir(fn)):
                 latest = self._latest_meta(fn)
-                if latest is not None and latest["digest"] == artifact.digest.lower():
-                    # Lambda's publish_version returns the existing version for unchanged code.
+                if latest is not None and _unchanged(latest, artifact, fn):
+                    # Lambda's publish_version returns the existing version when neither code
+                    # nor configuration changed since it.
                     return _published(latest)
                 number = int(latest["version"]) + 1 if latest else 1
                 _write_json(staging / "meta.json", {**_read_meta(staging), "version": number})
@@ -181,6 +186,7 @@ class LocalTarget:
             event = json.loads(json.dumps(payload))
         except (TypeError, ValueError) as exc:
             raise TargetError(f"the payload is not JSON: {exc}", hint="use plain JSON") from None
+        settings = RunSettings.of(self.configuration(fn, version))
         request = _Request(
             fn=fn,
             version=version,
@@ -188,6 +194,7 @@ class LocalTarget:
             code_dir=self._version_dir(fn, version) / "code",
             interpreter=self._interpreter(fn.runtime),
             request_id=str(uuid.uuid4()),
+            settings=settings,
         )
         with tempfile.TemporaryDirectory(prefix="lambda-promote-invoke-") as workdir:
             run = _run_child(request, event, Path(workdir))
@@ -196,11 +203,34 @@ class LocalTarget:
             run,
             request_id=request.request_id,
             version=version,
-            timeout_seconds=fn.timeout_seconds,
-            memory_mb=fn.memory_mb,
+            timeout_seconds=settings.timeout_seconds,
+            memory_mb=settings.memory_mb,
         )
         latency_ms = (time.monotonic() - started) * 1000
         return InvokeResult(answer, function_error, logs, latency_ms=latency_ms, version=version)
+
+    def configuration(self, fn: FunctionRef, version: str) -> FunctionConfiguration:
+        """The configuration ``version`` was published with: a version keeps its own, as on
+        Lambda, so a rollback brings the old memory back with the old code. A version
+        published before configurations were recorded runs with ``fn``'s."""
+        meta = _read_meta(self._version_dir(fn, version))
+        if "configuration" not in meta:
+            return fn.configuration
+        stored = FunctionConfiguration.from_json(meta["configuration"])
+        if any(layer.startswith("arn:") for layer in stored.layers or ()):
+            self._warn_once(
+                "layers",
+                f"{fn.env}: the local target cannot download layer ARNs; the handler runs "
+                "without them (a layer that is a local folder is put on sys.path)",
+            )
+        return stored
+
+    def _warn_once(self, key: str, message: str) -> None:
+        with self._interpreters_lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        self._warn(message)
 
     def _warn_once_about_isolation(self, isolation: dict[str, Any]) -> None:
         """Say once per target when the handler is not fenced off by Landlock. (What Landlock
@@ -322,8 +352,15 @@ def _stage_version(staging: Path, fn: FunctionRef, artifact: Artifact, zip_path:
         "size": stored.stat().st_size,
         "handler": fn.handler,
         "runtime": fn.runtime,
+        "configuration": fn.configuration.to_json(),
     }
     _write_json(staging / "meta.json", meta)
+
+
+def _unchanged(latest: dict[str, Any], artifact: Artifact, fn: FunctionRef) -> bool:
+    """Whether the latest version already holds this code with this configuration."""
+    same_configuration = latest.get("configuration", {}) == fn.configuration.to_json()
+    return bool(latest["digest"] == artifact.digest.lower() and same_configuration)
 
 
 def _make_read_only(tree: Path) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_promote.errors import TargetError
+from lambda_promote.function_config import LOCAL_DEFAULTS, FunctionConfiguration
 from lambda_promote.model import FunctionRef
 from lambda_promote.targets import local_runtime
 
@@ -68,6 +69,40 @@ def interpreter_for(runtime: str, search_path: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """What one invocation runs with: the version's configuration, Lambda's defaults for
+    what it leaves unset, and its layers as folders (a layer ARN cannot be fetched here)."""
+
+    memory_mb: int
+    timeout_seconds: int
+    variables: dict[str, str]
+    layer_paths: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, configuration: FunctionConfiguration) -> RunSettings:
+        defaults = LOCAL_DEFAULTS
+        return cls(
+            memory_mb=configuration.memory_mb or defaults["memory_mb"],
+            timeout_seconds=configuration.timeout_seconds or defaults["timeout_seconds"],
+            variables=dict(configuration.variables or {}),
+            layer_paths=tuple(
+                path for layer in configuration.layers or () for path in layer_paths(layer)
+            ),
+        )
+
+
+def layer_paths(layer: str) -> list[str]:
+    """Where Lambda's Python runtime finds a layer's modules, for a layer that is a folder:
+    its ``python/`` (as ``/opt/python``) when there is one, else the folder itself. A layer
+    ARN gives none: the local target cannot download it."""
+    if layer.startswith("arn:"):
+        return []
+    folder = Path(layer)
+    python = folder / "python"
+    return [str(python.absolute())] if python.is_dir() else [str(folder.absolute())]
+
+
+@dataclass(frozen=True)
 class _Request:
     fn: FunctionRef
     version: str
@@ -75,6 +110,7 @@ class _Request:
     code_dir: Path
     interpreter: str
     request_id: str
+    settings: RunSettings = RunSettings(memory_mb=128, timeout_seconds=30, variables={})
 
     @property
     def arn(self) -> str:
@@ -86,10 +122,10 @@ def _child_env(request: _Request) -> dict[str, str]:
     """Lambda's variables plus the function's own; nothing of ours (no keys, no tokens)."""
     fn = request.fn
     return {
-        **fn.variables,
+        **request.settings.variables,
         "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
         "AWS_LAMBDA_FUNCTION_VERSION": request.version,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(request.settings.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
         "AWS_REGION": fn.region,
         "AWS_DEFAULT_REGION": fn.region,
@@ -108,7 +144,7 @@ def _child_env(request: _Request) -> dict[str, str]:
 def _run_child(request: _Request, event: Any, workdir: Path) -> dict[str, Any]:
     """Run one invocation under the supervisor (``local_sandbox.py``) and collect what it left:
     ``returncode``, ``timed_out``, ``duration_ms``, ``output``, ``result`` and ``isolation``."""
-    timeout = request.fn.timeout_seconds
+    timeout = request.settings.timeout_seconds
     request_file, result_file = workdir / "req.json", workdir / "res.json"
     _write_json(request_file, _request_document(request, event, timeout))
     runtime = [request.interpreter, *_CHILD_FLAGS, str(_RUNTIME_SCRIPT)]
@@ -290,7 +326,8 @@ def _request_document(request: _Request, event: Any, timeout: int) -> dict[str, 
         "function_name": request.fn.function_name,
         "function_version": request.version,
         "invoked_function_arn": request.arn,
-        "memory_mb": request.fn.memory_mb,
+        "memory_mb": request.settings.memory_mb,
+        "layer_paths": list(request.settings.layer_paths),
         "deadline_epoch_ms": int(time.time() * 1000) + timeout * 1000,
     }
 

@@ -223,7 +223,8 @@ def main(argv: list[str]) -> int:
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
     sys.argv = [argv[0]]
-    sys.path.insert(0, request["task_root"])
+    # As Lambda's Python runtime: the task root first, then the layers (/opt/python).
+    sys.path[0:0] = [request["task_root"], *request.get("layer_paths", [])]
     _setup_logging(request["request_id"])
     result = _invoke(request)
     if result["status"] == "error":
