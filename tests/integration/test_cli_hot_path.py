@@ -77,7 +77,8 @@ def run_listing(root: Path, *args: str) -> tuple[dict[str, Any], list[str], list
     lines = done.stderr.splitlines()
     loaded = [x for x in lines if x.startswith("LOADED ")]
     modules = [x for x in lines if x.startswith("MODULES ")]
-    assert loaded and modules, done.stderr
+    assert loaded, done.stderr
+    assert modules, done.stderr
     return (
         json.loads(done.stdout),
         json.loads(loaded[-1].removeprefix("LOADED ")),
