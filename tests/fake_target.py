@@ -29,7 +29,7 @@ class FakeTarget:
     _revisions: Any = field(default_factory=lambda: itertools.count(1))
 
     # -- Target protocol ---------------------------------------------------------------
-    def alias_state(self, fn: FunctionRef) -> AliasState:
+    def alias_state(self, fn: FunctionRef, *, changing: bool = False) -> AliasState:
         self._call("alias_state")
         if fn.alias not in self.alias:
             return AliasState(version=None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
@@ -363,8 +364,32 @@ class Deployer:
                 dep, record, f"version {dep.version} fails its checks: {describe_failures(failed)}"
             )
         self.progress.ok(f"{fn.env}: rolled back to version {dep.version}, verified")
-        self._remember_good(fn, dep.version, dep.digest, abandoned=dep.previous_version)
-        return self.journal.move(dep, S.SUCCEEDED, rollback=record.to_json())
+        with self._remembering_good(fn, dep.version, dep.digest, abandoned=dep.previous_version):
+            return self.journal.move(dep, S.SUCCEEDED, rollback=record.to_json())
+
+    @contextmanager
+    def _remembering_good(
+        self, fn: FunctionRef, version: str | None, digest: str, *, abandoned: str | None
+    ) -> Iterator[None]:
+        """``_remember_good`` while the block runs: the tag write (a round trip to AWS) and
+        the success recorded in the ledger (commits, reports) do not wait for each other.
+        Both follow the verification and both end before the block does, under the lock."""
+        failures: list[BaseException] = []
+
+        def remember() -> None:
+            try:
+                self._remember_good(fn, version, digest, abandoned=abandoned)
+            except BaseException as error:  # raised here, in the caller's thread, below
+                failures.append(error)
+
+        tagging = threading.Thread(target=remember, name="lambda-promote-good", daemon=True)
+        tagging.start()
+        try:
+            yield
+        finally:
+            tagging.join()
+        if failures:
+            raise failures[0]
 
     # --- crash recovery ------------------------------------------------------------------
     def recover(self, fn: FunctionRef, env: Environment) -> list[Deployment]:

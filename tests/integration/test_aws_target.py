@@ -330,3 +330,49 @@ def test_a_deployment_reads_each_configuration_once(world, tmp_path):
     # with the function's tags, is the waiter's last answer (GetFunction).
     assert len(reads) == 2, world.log.calls
     assert "ListTags" not in [name for name, _ in world.log.calls]
+
+
+def test_a_rollback_reads_the_tag_with_the_live_version_and_keeps_the_others(world, tmp_path):
+    """A rollback with its history in the ledger reads the alias and, in one GetFunction on
+    the alias, the live version's digest and the good-versions tag it rewrites: no ListTags,
+    no GetFunctionConfiguration."""
+    arn = world.create_function(FN.function_name)
+    target = AwsTarget(session_factory=world.sessions)
+    releases = [release(tmp_path, name) for name in ("a", "b", "c")]
+    for rel in releases:
+        before = target.alias_state(FN)
+        published = target.publish(FN, rel.artifact, rel.path)
+        target.point_alias(FN, published.version, expected_revision=before.revision_id)
+        target.record_good(FN, published.version, rel.digest)
+    _, b, c = (rel.digest for rel in releases)
+
+    world.log.calls.clear()
+    rollback = AwsTarget(session_factory=world.sessions)  # a new process, as `rollback` is
+    live = rollback.alias_state(FN, changing=True)
+    rollback.point_alias(FN, "2", expected_revision=live.revision_id)
+    rollback.record_good(FN, "2", b, abandoned=live.version)
+
+    assert (live.version, live.digest) == ("3", c)
+    calls = [name for name, _ in world.log.calls]
+    # The alias and, at the same time, the version it serves with the function's tags.
+    assert sorted(calls[:2]) == ["GetAlias", "GetFunction"]
+    assert calls[2:] == ["UpdateAlias", "TagResource"]
+    tags = world.session().client("lambda").list_tags(Resource=arn)["Tags"]
+    # Version 1 fell off when 3 was recorded (two are kept); 3 was abandoned.
+    assert tags == {"lambda-promote:live:good": f"2={b}"}
+
+
+def test_a_function_without_tags_has_them_read_when_the_good_version_is_recorded(world, tmp_path):
+    arn = world.create_function(FN.function_name)
+    target = AwsTarget(session_factory=world.sessions)
+    rel = release(tmp_path, "a")
+    published = target.publish(FN, rel.artifact, rel.path)
+    target.point_alias(FN, published.version, expected_revision=None)
+
+    fresh = AwsTarget(session_factory=world.sessions)
+    live = fresh.alias_state(FN, changing=True)
+    fresh.record_good(FN, published.version, rel.digest)
+
+    assert live.digest == rel.digest
+    tags = world.session().client("lambda").list_tags(Resource=arn)["Tags"]
+    assert tags == {"lambda-promote:live:good": f"1={rel.digest}"}

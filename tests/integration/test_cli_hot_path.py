@@ -42,11 +42,27 @@ finally:
     heavy = {"pydantic", "yaml", "sqlalchemy", "alembic", "boto3"}
     loaded = sorted({m.split(".")[0] for m in sys.modules} & heavy)
     print("LOADED " + json.dumps(loaded), file=sys.stderr)
+    print("MODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr)
 """
+
+# What a rollback has no use for: approvals and the promotion rules they load, the triggers'
+# planning (deploy and run only).
+NOT_FOR_ROLLBACK = (
+    "lambda_promote.release.approvals",
+    "lambda_promote.promotion",
+    "lambda_promote.release.plan",
+    "lambda_promote.triggers",
+)
 
 
 def run(root: Path, *args: str) -> tuple[dict[str, Any], list[str]]:
     """The command's JSON body and the heavy modules its process loaded."""
+    body, loaded, _ = run_listing(root, *args)
+    return body, loaded
+
+
+def run_listing(root: Path, *args: str) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The command's JSON body, the heavy modules its process loaded and every module."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "LAMBDA_"))}
     env.update(NO_COLOR="1", LAMBDA_PROMOTE_USER="alice")
     done = subprocess.run(
@@ -58,9 +74,16 @@ def run(root: Path, *args: str) -> tuple[dict[str, Any], list[str]]:
         timeout=300,
         check=False,
     )
-    loaded = [x for x in done.stderr.splitlines() if x.startswith("LOADED ")]
+    lines = done.stderr.splitlines()
+    loaded = [x for x in lines if x.startswith("LOADED ")]
+    modules = [x for x in lines if x.startswith("MODULES ")]
     assert loaded, done.stderr
-    return json.loads(done.stdout), json.loads(loaded[-1].removeprefix("LOADED "))
+    assert modules, done.stderr
+    return (
+        json.loads(done.stdout),
+        json.loads(loaded[-1].removeprefix("LOADED ")),
+        json.loads(modules[-1].removeprefix("MODULES ")),
+    )
 
 
 def deployed_twice(root: Path) -> Path:
@@ -98,3 +121,15 @@ def test_a_changed_promote_yaml_is_validated_again_and_its_errors_reported(tmp_p
     assert body["exit_code"] == 2, body
     assert "promote.yaml" in body["error"]["message"]
     assert "pydantic" in loaded
+
+
+def test_rollback_loads_neither_approvals_nor_the_triggers_planning(tmp_path: Path):
+    root = deployed_twice(tmp_path)
+
+    rollback, _, modules = run_listing(root, "rollback", "staging")
+    deploy, _, deploy_modules = run_listing(root, "deploy", "staging")
+
+    assert rollback["ok"], rollback
+    assert [m for m in NOT_FOR_ROLLBACK if m in modules] == []
+    assert deploy["ok"], deploy  # deploy still finds them where it uses them
+    assert "lambda_promote.release.approvals" in deploy_modules

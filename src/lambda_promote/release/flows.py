@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING
 from lambda_promote.errors import EnvironmentLocked, GateBlocked, PromoteError, UsageError
 from lambda_promote.model import ApprovalRequest, Deployment, DeploymentState
 from lambda_promote.release import gather
-from lambda_promote.release.approvals import ApprovalProvider, provider_for
 from lambda_promote.release.execute import deployer, execute_deploy, execute_rollback
 from lambda_promote.release.models import Plan, PlanKind, ReleaseFacts
-from lambda_promote.release.plan import RunPlan, plan_deploy, plan_run
 from lambda_promote.release.rollback import needs_person, plan_resolution, plan_rollback
 
 if TYPE_CHECKING:
+    # Imported where used: a rollback needs neither approvals (and the promotion rules they
+    # load) nor the triggers' planning — tens of ms of a rollback's start-up.
+    from lambda_promote.release.approvals import ApprovalProvider
+    from lambda_promote.release.plan import RunPlan
     from lambda_promote.triggers import Event
     from lambda_promote.workspace import Workspace
 
@@ -45,6 +47,9 @@ def deploy(ws: Workspace, env: str, *, artifact: str | None) -> Deployment:
 def _plan_deploy(
     ws: Workspace, env: str, *, artifact: str | None, dry_run: bool
 ) -> tuple[Plan, ReleaseFacts, ApprovalProvider | None]:
+    from lambda_promote.release.approvals import provider_for
+    from lambda_promote.release.plan import plan_deploy
+
     ledger = ws.ledger_for_reading() if dry_run else ws.ledger
     facts = gather.gather_env(ws, env, ledger=ledger)
     provider = provider_for(ws, facts.spec.approval, ledger=ledger)
@@ -73,7 +78,7 @@ def rollback_plan(ws: Workspace, env: str, *, to: str | None, reason: str) -> Pl
 def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deployment:
     """Manual/emergency rollback (DESIGN §5.4), verified; see rollback.py for the rules."""
     for _attempt in range(2):
-        facts = gather.gather_env(ws, env, ledger=ws.ledger)
+        facts = gather.gather_env(ws, env, ledger=ws.ledger, changing=True)
         history = gather.gather_rollback(ws, facts, ledger=ws.ledger, to=to)
         done = execute_rollback(ws, plan_rollback(facts, history, to=to, reason=reason))
         if done is not None:
@@ -110,6 +115,7 @@ def resolve_event(name: str | None, branch: str | None, env: str | None) -> Even
 def run_plan(ws: Workspace, event: Event, *, dry_run: bool = True) -> RunPlan:
     """What the triggers say for ``event``; the first environment planned in full."""
     from lambda_promote.config.lookup import require_env
+    from lambda_promote.release.plan import plan_run
     from lambda_promote.triggers import plan, promotion_order
 
     sources = {name: spec.promote_from for name, spec in ws.config.environments.items()}

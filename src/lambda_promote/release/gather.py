@@ -30,10 +30,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def gather_env(ws: Workspace, env: str, *, ledger: Ledger) -> EnvFacts:
+def gather_env(ws: Workspace, env: str, *, ledger: Ledger, changing: bool = False) -> EnvFacts:
     """The environment as it is: where the alias points, who holds the lock, what a dead
     process left unfinished. The function is addressed for the deployment about to start
-    (its id names the AWS session, so CloudTrail shows who did what)."""
+    (its id names the AWS session, so CloudTrail shows who did what). ``changing``: a real
+    run that will move the alias (see ``Target.alias_state``)."""
     from lambda_promote.config.lookup import require_env
     from lambda_promote.deploy import lock_is_stale, new_deployment_id
 
@@ -41,7 +42,7 @@ def gather_env(ws: Workspace, env: str, *, ledger: Ledger) -> EnvFacts:
     deployment_id = new_deployment_id()
     fn = ws.function_ref(env, session_name=f"{ws.actor}-{deployment_id}")
     lock = ledger.lock_info(env)
-    alias = ws.target.alias_state(fn)
+    alias = ws.target.alias_state(fn, changing=changing)
     return EnvFacts(
         env=env,
         spec=spec,

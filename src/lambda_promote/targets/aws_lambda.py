@@ -159,11 +159,14 @@ class LambdaApi:
         last = answers[-1] if answers else {}
         if not isinstance(last.get("Configuration"), Mapping):
             return None
-        tags = last.get("Tags")
-        return Settled(
-            function_config(last["Configuration"]),
-            {str(k): str(v) for k, v in tags.items()} if isinstance(tags, Mapping) else None,
-        )
+        return _settled(last)
+
+    def function(self, qualifier: str) -> Settled:
+        """A version's configuration with the function's tags, in one GetFunction."""
+        with translated(f"reading version {qualifier} of", where=self.where):
+            return _settled(
+                self.client.get_function(FunctionName=self.function_name, Qualifier=qualifier)
+            )
 
     def wait_version_active(self, version: str) -> None:
         with translated(f"waiting for version {version} to become active on", where=self.where):
@@ -239,6 +242,14 @@ class LambdaApi:
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         with translated("tagging", where=self.where):
             self.client.tag_resource(Resource=arn, Tags=dict(tags))
+
+
+def _settled(answer: Mapping[str, Any]) -> Settled:
+    tags = answer.get("Tags")
+    return Settled(
+        function_config(answer["Configuration"]),
+        {str(k): str(v) for k, v in tags.items()} if isinstance(tags, Mapping) else None,
+    )
 
 
 def function_config(data: Mapping[str, Any]) -> FunctionConfig:

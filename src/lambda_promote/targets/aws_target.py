@@ -34,6 +34,7 @@ each entry is checked against the version's own CodeSha256 before it is used.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -44,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lambda_promote.errors import ConflictError, TargetError
+from lambda_promote.errors import ConflictError, PromoteError, TargetError
 from lambda_promote.function_config import FunctionConfiguration, differences
 from lambda_promote.model import AliasState, Artifact, FunctionRef, InvokeResult, PublishedVersion
 from lambda_promote.targets.aws import (
@@ -53,10 +54,12 @@ from lambda_promote.targets.aws import (
     where_text,
 )
 from lambda_promote.targets.aws_lambda import (
+    AliasConfig,
     CloudWatchApi,
     FunctionConfig,
     LambdaApi,
     S3Location,
+    Settled,
 )
 
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # Lambda: 50 MB zipped when uploaded in the request
@@ -94,14 +97,50 @@ class AwsTarget:
 
     # --- the Target protocol ----------------------------------------------------------------
 
-    def alias_state(self, fn: FunctionRef) -> AliasState:
+    def alias_state(self, fn: FunctionRef, *, changing: bool = False) -> AliasState:
         api = self._api(fn)
-        alias = api.alias(fn.alias)
+        if changing:
+            alias, live = self._alias_and_live(fn, api)
+        else:
+            alias, live = api.alias(fn.alias), None
         if alias is None:
             api.configuration()  # Lambda says "not found" for a missing function too: tell apart
             return AliasState(version=None)
+        if changing and live is not None and live.config.version == alias.version:
+            self._keep_with_tags(fn, live)
         digest = self._version_digest(fn, api, alias.version)
         return AliasState(alias.version, revision_id=alias.revision_id, digest=digest)
+
+    def _alias_and_live(
+        self, fn: FunctionRef, api: LambdaApi
+    ) -> tuple[AliasConfig | None, Settled | None]:
+        """The alias (GetAlias, for its RevisionId) and, at the same time, the version it
+        serves with the function's tags (GetFunction on the alias): two round trips in the
+        time of one. ``None`` for the second when it failed (the alias is missing, say); the
+        caller then reads what it needs one call at a time, as a reading command does."""
+        live: list[Settled] = []
+
+        def read_live() -> None:
+            with contextlib.suppress(PromoteError):  # read again, one call at a time
+                live.append(api.function(fn.alias))
+
+        reader = threading.Thread(target=read_live, name="lambda-promote-live", daemon=True)
+        reader.start()
+        try:
+            alias = api.alias(fn.alias)
+        finally:
+            reader.join()
+        return alias, (live[0] if live else None)
+
+    def _keep_with_tags(self, fn: FunctionRef, live: Settled) -> None:
+        """A command about to change the alias records the good-versions tag afterwards
+        (``record_good``): with the tags GetFunction returned, it needs no ListTags then.
+        GetFunction is in the deploy policy, not the read one, so only changing commands
+        ask for it."""
+        self._seen(fn, live.config)
+        if live.tags is not None:  # none set, or no lambda:ListTags: read them when needed
+            with self._seen_lock:
+                self._tags[_function_key(fn)] = live.tags
 
     def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
         api = self._api(fn)

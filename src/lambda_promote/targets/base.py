@@ -15,8 +15,9 @@ from lambda_promote.model import AliasState, Artifact, FunctionRef, InvokeResult
 
 
 class Target(Protocol):
-    def alias_state(self, fn: FunctionRef) -> AliasState:
-        """Where ``fn.alias`` points now (``version=None`` when the alias does not exist)."""
+    def alias_state(self, fn: FunctionRef, *, changing: bool = False) -> AliasState:
+        """Where ``fn.alias`` points now (``version=None`` when the alias does not exist).
+        ``changing``: the caller is about to move it (a target may read more at once)."""
         ...
 
     def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:

@@ -80,7 +80,7 @@ class LocalTarget:
 
     # --- versions and aliases -------------------------------------------------------------
 
-    def alias_state(self, fn: FunctionRef) -> AliasState:
+    def alias_state(self, fn: FunctionRef, *, changing: bool = False) -> AliasState:
         alias = _read_json(self._alias_path(fn, fn.alias))
         if alias is None:
             return AliasState(version=None)
