@@ -16,7 +16,7 @@ import os
 import secrets
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,13 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lambda_promote import checks as health
 from lambda_promote.drift import Drift, environment_drift, recorded_fields
-from lambda_promote.errors import (
-    ConflictError,
-    DeploymentRolledBack,
-    EnvironmentLocked,
-    PromoteError,
-    RollbackFailed,
-)
+from lambda_promote.errors import ConflictError, EnvironmentLocked, PromoteError
 from lambda_promote.function_config import FunctionConfiguration
 from lambda_promote.journal import Journal
 from lambda_promote.ledger.base import Ledger, LockInfo
@@ -44,7 +38,8 @@ from lambda_promote.model import (
     FunctionRef,
     RollbackRecord,
 )
-from lambda_promote.release.rollback import Action, recovery_for
+from lambda_promote.outcome import describe_failures, outcome_of_interruption
+from lambda_promote.release.rollback import Action, back_to_previous, recovery_for
 from lambda_promote.targets.base import Target
 from lambda_promote.workspace import parse_lock_holder, this_host
 
@@ -198,7 +193,7 @@ class Deployer:
             undone = self._roll_back(
                 current, fn, env, cause=f"interrupted: {error!r}", shifted=shifted
             )
-            raise _outcome_of_interruption(undone, error) from error
+            raise outcome_of_interruption(undone, error) from error
 
     def _drift(self, fn: FunctionRef, alias: AliasState) -> tuple[Drift | None, AliasState]:
         """Whether someone moved the alias behind the ledger's back, said before acting; and
@@ -486,16 +481,6 @@ class Deployer:
             self.ledger.release_lock(env, deployment_id)
 
 
-def back_to_previous(dep: Deployment, *, reason: str) -> RollbackRecord:
-    """The record of a rollback from a deployment's version to the one before it."""
-    return RollbackRecord(
-        reason=reason,
-        from_version=dep.version,
-        to_version=dep.previous_version,
-        to_digest=dep.previous_digest,
-    )
-
-
 def live_configuration(
     target: Target, fn: FunctionRef, version: str
 ) -> FunctionConfiguration | None:
@@ -505,49 +490,3 @@ def live_configuration(
         return target.configuration(fn, version)
     except PromoteError:
         return None
-
-
-def describe_failures(failed: Sequence[CheckResult]) -> str:
-    return "; ".join(f"check {r.name} failed: {r.detail}" for r in failed)
-
-
-def _outcome_of_interruption(undone: Deployment, error: BaseException) -> PromoteError:
-    """The error of a deployment rolled back because ``error`` interrupted it after traffic
-    moved: Ctrl-C or a cancelled job is ``interrupted`` (DESIGN §11.5), a bug ``rolled_back``."""
-    try:
-        raise_for_outcome(undone)
-    except PromoteError as outcome:
-        if not isinstance(error, Exception) and outcome.code == DeploymentRolledBack.code:
-            outcome.code = "interrupted"
-        return outcome
-    return PromoteError(f"deployment {undone.id} was interrupted: {error!r}")  # never reached
-
-
-def raise_for_outcome(deployment: Deployment) -> Deployment:
-    """Turn a finished deployment into its exit code (DESIGN §4) via the errors of errors.py."""
-    payload = {"deployment": deployment}
-    if deployment.state is S.SUCCEEDED:
-        return deployment
-    if deployment.state is S.ROLLED_BACK:
-        raise DeploymentRolledBack(
-            f"deployment {deployment.id} to {deployment.env} failed and was rolled back: "
-            f"{deployment.error}",
-            hint=f"see `lambda-promote show {deployment.id}` for the checks and their logs",
-            payload=payload,
-        )
-    if deployment.state is S.ROLLBACK_FAILED:
-        rollback = deployment.rollback_record
-        raise RollbackFailed(
-            f"{deployment.env} NEEDS A PERSON: deployment {deployment.id} failed and its "
-            f"rollback did not complete: {(rollback and rollback.error) or deployment.error}",
-            hint=f"inspect the function, then `lambda-promote rollback {deployment.env} --to "
-            "VERSION`; `lambda-promote status` shows what is live",
-            payload=payload,
-        )
-    raise PromoteError(
-        f"deployment {deployment.id} to {deployment.env} failed; nothing was changed: "
-        f"{deployment.error}",
-        hint=f"see `lambda-promote show {deployment.id}`",
-        code="deploy_failed",
-        payload=payload,
-    )

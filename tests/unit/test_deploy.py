@@ -10,7 +10,7 @@ import pytest
 from fake_target import FakeTarget, QuietProgress, target_error
 from fakes import MemoryLedger
 from lambda_promote.config.schema import Check, Environment
-from lambda_promote.deploy import Deployer, raise_for_outcome
+from lambda_promote.deploy import Deployer
 from lambda_promote.errors import (
     ConflictError,
     DeploymentRolledBack,
@@ -20,6 +20,7 @@ from lambda_promote.errors import (
 )
 from lambda_promote.journal import Journal
 from lambda_promote.model import Artifact, DeploymentKind, DeploymentState, FunctionRef
+from lambda_promote.outcome import raise_for_outcome
 
 S = DeploymentState
 FN = FunctionRef(env="staging", function_name="fn-staging", alias="live")

@@ -119,7 +119,7 @@ def execute_deploy(
     ws: Workspace, plan: Plan, release: ReleaseFacts, *, provider: ApprovalProvider | None
 ) -> Deployment:
     """Carry out a deploy plan whose gate admitted the release."""
-    from lambda_promote.deploy import raise_for_outcome
+    from lambda_promote.outcome import raise_for_outcome
 
     artifact, zip_path = release.artifact, release.zip_path
     assert artifact is not None, "a real run builds before planning"
@@ -155,7 +155,7 @@ def execute_rollback(ws: Workspace, plan: Plan) -> Deployment | None:
     """Resolve interrupted work, then move the alias to the plan's target and verify it.
     ``None`` when the plan had no target and recovery did not undo anything (the caller
     plans again)."""
-    from lambda_promote.deploy import raise_for_outcome
+    from lambda_promote.outcome import raise_for_outcome
 
     env = plan.env
     runner = deployer(ws, deployment_id=env.deployment_id)

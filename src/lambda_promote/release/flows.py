@@ -195,7 +195,7 @@ def resolve_leftovers(
     ``rollback.plan_resolution``). The dead job ran on another runner, so its lock cannot be
     recognised as stale from here; ``dead_host`` names that runner and its locks are broken.
     ``RollbackFailed`` when a person is needed."""
-    from lambda_promote.deploy import raise_for_outcome
+    from lambda_promote.outcome import raise_for_outcome
 
     result = Resolution(env)
     result.broke_lock = _break_dead_lock(ws, env, dead_host)

@@ -30,7 +30,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lambda_promote.errors import PromoteError, RollbackFailed, UsageError
-from lambda_promote.model import AliasState, Deployment, DeploymentKind, DeploymentState
+from lambda_promote.model import (
+    AliasState,
+    Deployment,
+    DeploymentKind,
+    DeploymentState,
+    RollbackRecord,
+)
 from lambda_promote.release.models import (
     EnvFacts,
     GateDecision,
@@ -104,6 +110,16 @@ def failure_target(alias: AliasState) -> RollbackTarget:
 
 
 # --- after a crash ---------------------------------------------------------------------------
+def back_to_previous(dep: Deployment, *, reason: str) -> RollbackRecord:
+    """The record of a rollback from a deployment's version to the one before it."""
+    return RollbackRecord(
+        reason=reason,
+        from_version=dep.version,
+        to_version=dep.previous_version,
+        to_digest=dep.previous_digest,
+    )
+
+
 def recovery_for(deployment: Deployment, alias: AliasState) -> Recovery:
     """What restores a consistent, explained state for a deployment a dead process left
     unfinished, given where the alias points now (DESIGN §5.5)."""
