@@ -308,3 +308,17 @@ def test_status_shows_pending_approvals_and_what_they_lack(tmp_path: Path) -> No
     project.run("deploy", "production", user="ops", check=0)
     _, body = project.run("status", "production", check=0)
     assert body["environments"]["production"]["approvals"] == []
+
+
+def test_run_after_a_rejection_opens_a_new_request_and_waits_for_it(tmp_path: Path) -> None:
+    """`run` asks the gate once, through the deploy's plan: whatever the approval lacks
+    (here: a reviewer rejected it), reviewers get a request to decide on, with a full command."""
+    project, digest = staged(tmp_path)
+    rejected = request(project)
+    project.run("reject", rejected, "--env", "production", user="lead", check=0)
+    code, body = project.run("run", "--event", "workflow_dispatch", "--env", "production")
+    assert (code, body["error"]["code"]) == (5, "awaiting_approval")
+    fresh = body["approval_request"]
+    assert fresh["id"] != rejected
+    assert fresh["digest"] == digest
+    assert f"lambda-promote approve {fresh['id']} --as" in body["error"]["hint"]

@@ -135,31 +135,34 @@ def run(ws: Workspace, event: Event) -> RunResult:
     result = RunResult(run_plan(ws, event, dry_run=False))
     ws.ui.step(result.plan.trigger.why)
     for env in result.plan.trigger.environments:
-        spec = ws.config.environments[env]
-        if spec.approval is not None and spec.approval.provider == "builtin":
-            request = _granted_or_new_request(ws, env)
-            if request is not None:
-                raise GateBlocked(
-                    f"awaiting approval {request.id} for {env} ({request.short_digest})",
-                    hint=f"a reviewer runs `lambda-promote approve {request.id} --env {env}`; "
-                    "then run this again",
-                    code="awaiting_approval",
-                    payload={"approval_request": request, "deployments": result.deployments},
-                )
-        result.deployments.append(deploy(ws, env, artifact=None))
+        # The gate is asked once, by the deploy's own plan; what it lacks decides the rest.
+        plan, release, provider = _plan_deploy(ws, env, artifact=None, dry_run=False)
+        if not plan.gate.ok:
+            raise _awaiting_approval(ws, env, plan, release, result) or plan.gate.error()
+        result.deployments.append(execute_deploy(ws, plan, release, provider=provider))
     return result
 
 
-def _granted_or_new_request(ws: Workspace, env: str) -> ApprovalRequest | None:
-    """None when a granted request already admits the artifact; else the open request."""
-    from lambda_promote import gate, promotion
+def _awaiting_approval(
+    ws: Workspace, env: str, plan: Plan, release: ReleaseFacts, result: RunResult
+) -> GateBlocked | None:
+    """When only the built-in approval holds the release back: the request reviewers
+    decide on (the open one, or a new one with its evidence), as the "awaiting" refusal."""
+    from lambda_promote import promotion
 
-    artifact = promotion.promotable_artifact(ws, env, None)
-    rule = promotion.approval_rule(ws, env)
-    for request in ws.ledger.requests(env=env, digest=artifact.digest):
-        if gate.evaluate(rule, request, promotion.now()).granted:
-            return None
-    return promotion.request_approval(ws, env, artifact.digest)
+    spec = ws.config.environments[env]
+    waiting = plan.gate.code.startswith("approval_")  # missing, open, rejected, expired, …
+    builtin = spec.approval is not None and spec.approval.provider == "builtin"
+    if not (waiting and builtin) or release.artifact is None:
+        return None
+    request = promotion.request_approval(ws, env, release.artifact.digest)
+    return GateBlocked(
+        f"awaiting approval {request.id} for {env} ({request.short_digest})",
+        hint=f"a reviewer runs `lambda-promote approve {request.id} --as REVIEWER`; "
+        "then run this again",
+        code="awaiting_approval",
+        payload={"approval_request": request, "deployments": result.deployments},
+    )
 
 
 # --- the rollback jobs -----------------------------------------------------------------------
