@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from lambda_promote.errors import LedgerError
 from lambda_promote.ledger import lite_requests, rows, rules, scrub
 from lambda_promote.ledger.base import Ledger, LockInfo
-from lambda_promote.ledger.lite_db import LiteDatabase, Transaction, migrations_head
+from lambda_promote.ledger.lite_db import (
+    LiteDatabase,
+    Transaction,
+    listing,
+    migrations_head,
+    placeholders,
+)
 from lambda_promote.ledger.scrub import Record
 from lambda_promote.model import (
     TERMINAL_STATES,
@@ -69,10 +75,6 @@ def open_current(
         database.close()
         return None
     return LiteLedger(database, clock=clock, redactor=redactor)
-
-
-def _placeholders(values: Sequence[object]) -> str:
-    return ", ".join("?" * len(values))
 
 
 class LiteLedger:
@@ -167,7 +169,7 @@ class LiteLedger:
             # Conditional on "not finished yet", so two writers cannot both end a deployment.
             moved = tx.run(
                 f"UPDATE deployments SET {assignments} WHERE id = ? "
-                f"AND state NOT IN ({_placeholders(_TERMINAL)})",
+                f"AND state NOT IN ({placeholders(_TERMINAL)})",
                 [*values.values(), deployment_id, *_TERMINAL],
             )
             if moved == 0:
@@ -211,20 +213,12 @@ class LiteLedger:
         states: Sequence[DeploymentState] | None = None,
         limit: int | None = 50,
     ) -> list[Deployment]:
-        where: list[str] = []
-        params: list[object] = []
-        if env is not None:
-            where.append("env = ?")
-            params.append(env)
-        if states is not None:
-            wanted = [DeploymentState(s).value for s in states]
-            where.append(f"state IN ({_placeholders(wanted)})" if wanted else "0")
-            params += wanted
-        sql = ("WHERE " + " AND ".join(where)) if where else ""
-        sql += " ORDER BY created_at DESC, seq DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = listing(
+            equal=[("env", env)],
+            state_in=None if states is None else [DeploymentState(s).value for s in states],
+            newest_by="created_at",
+            limit=limit,
+        )
         with self._db.reading() as tx:
             return [rows.deployment(row) for row in tx.rows("deployments", sql, params)]
 

@@ -199,6 +199,37 @@ class Transaction:
         return found[0] if found else None
 
 
+def placeholders(values: Sequence[object]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def listing(
+    *,
+    equal: Sequence[tuple[str, object | None]] = (),
+    state_in: Sequence[str] | None = None,
+    newest_by: str,
+    limit: int | None,
+) -> tuple[str, list[object]]:
+    """The ``WHERE … ORDER BY … LIMIT`` of a newest-first listing, and its parameters:
+    columns equal to the values that are not None, ``state`` among ``state_in`` (none: no
+    row), newest ``newest_by`` first, insertion order breaking ties."""
+    where: list[str] = []
+    params: list[object] = []
+    for column, value in equal:
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if state_in is not None:
+        where.append(f"state IN ({placeholders(state_in)})" if state_in else "0")
+        params += state_in
+    sql = ("WHERE " + " AND ".join(where)) if where else ""
+    sql += f" ORDER BY {newest_by} DESC, seq DESC, id DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return sql, params
+
+
 def stored(value: Any) -> Any:
     """A Python value as SQLAlchemy would have stored it in SQLite."""
     if isinstance(value, datetime):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lambda_promote.ledger import rows, rules
-from lambda_promote.ledger.lite_db import Transaction
+from lambda_promote.ledger.lite_db import Transaction, listing
 from lambda_promote.model import ApprovalDecision, ApprovalRequest, RequestState
 
 _OPEN = RequestState.OPEN.value
@@ -44,21 +44,12 @@ def list_requests(
     limit: int | None,
 ) -> list[ApprovalRequest]:
     """Two queries however many requests: the requests, then all their decisions."""
-    where: list[str] = []
-    params: list[object] = []
-    for column, value in (("env", env), ("digest", digest)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if states is not None:
-        wanted = [RequestState(s).value for s in states]
-        where.append(f"state IN ({', '.join('?' * len(wanted))})" if wanted else "0")
-        params += wanted
-    chosen = ("WHERE " + " AND ".join(where)) if where else ""
-    chosen += " ORDER BY requested_at DESC, seq DESC, id DESC"
-    if limit is not None:
-        chosen += " LIMIT ?"
-        params.append(limit)
+    chosen, params = listing(
+        equal=[("env", env), ("digest", digest)],
+        state_in=None if states is None else [RequestState(s).value for s in states],
+        newest_by="requested_at",
+        limit=limit,
+    )
     found = tx.rows("approval_requests", chosen, params)
     if not found:
         return []
