@@ -100,6 +100,16 @@ class _Raw(io.BytesIO):
 _FUNCTION_WRITES = ("UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion")
 
 
+def _stale_revision(read_with: str) -> Any:
+    """Lambda's answer to a write naming a RevisionId that is no longer the latest."""
+    return error_answer(
+        412,
+        "PreconditionFailedException",
+        "The Revision Id provided does not match the latest Revision Id. "
+        f"Call the {read_with} API to retrieve the latest Revision Id",
+    )
+
+
 def _function_name(name_or_arn: str) -> str:
     return name_or_arn.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
 
@@ -139,12 +149,7 @@ class LambdaFidelity:
         with self.lock:
             current = self.function_revisions.get(_function_name(params.get("FunctionName", "")))
         if wanted and current and wanted != current:
-            return error_answer(
-                412,
-                "PreconditionFailedException",
-                "The Revision Id provided does not match the latest Revision Id. "
-                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
-            )
+            return _stale_revision("GetFunction/GetAlias")
         return None
 
     def _track_function_revision(
@@ -208,12 +213,7 @@ class LambdaFidelity:
         with self.lock:
             current = self.revisions.get(self._key(context))
         if wanted and current and wanted != current:
-            return error_answer(
-                412,
-                "PreconditionFailedException",
-                "The Revision Id provided does not match the latest Revision Id. "
-                "Call the GetAlias API to retrieve the latest Revision Id",
-            )
+            return _stale_revision("GetAlias")
         return None
 
     def _track_revision(
