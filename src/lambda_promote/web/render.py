@@ -70,6 +70,7 @@ def page(request: Request, name: str, *, status: int = 200, **values: Any) -> Re
             request_path=request.url.path,
             nav=values.pop("nav", ""),
             flash=flash,
+            status=status,
             now=iso(datetime.now(UTC)),
             **values,
         )
