@@ -235,7 +235,7 @@ def test_every_answer_carries_the_security_headers(served: Served) -> None:
             assert "script-src 'self'" in csp
             assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
             assert headers["x-content-type-options"] == "nosniff"
-            assert headers["referrer-policy"] == "no-referrer"
+            assert headers["referrer-policy"] == "same-origin"
 
 
 def test_api_status_is_status_json(served: Served) -> None:
