@@ -1,13 +1,14 @@
 """``make bench``: every benchmark of issue 8 in one run, with the baselines installed by the
 run itself, results in bench/results/latest.md (printed at the end) and latest.json.
 
-    python bench/run.py [--quick] [--only builds,startup,deploy,scale,hotpath] [--repeat N]
+    python bench/run.py [--quick] [--only builds,startup,deploy,scale,hotpath,serve] [--repeat N]
 
 Suites: builds (ours against ``sam build`` and ``chalice package``), startup (``--help``,
 ``validate``, ``status``, importtime), deploy (moto's server: raw boto3 against our deploy,
 promotion and rollback, with API calls and bytes counted), scale (history and checks),
 hotpath (deploy, rollback and status against the bare script and ``chalice --help``, taking
-turns in one run, with the goals of the release plan).
+turns in one run, with the goals of the release plan), serve (the dashboard's pages and API
+over a ledger of 10,000 deployments).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bench import baselines, machine, report
 from bench.common import SCRATCH, Section, Settings, lambda_promote
 from bench.harness import ratio
 
-SUITES = ("builds", "startup", "deploy", "scale", "hotpath")
+SUITES = ("builds", "startup", "deploy", "scale", "hotpath", "serve")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -136,6 +137,10 @@ def _suite(
 
             assert chalice is not None
             return suite_hotpath.run(settings, chalice=chalice, log=log)
+        if name == "serve":
+            from bench import suite_serve
+
+            return suite_serve.run(settings, log=log)
         from bench import suite_scale
 
         return suite_scale.run(settings, log=log)
