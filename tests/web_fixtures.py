@@ -94,10 +94,10 @@ def free_socket() -> socket.socket:
 
 
 def prepared_project(
-    root: Path, server: str, *, requester: str = "alice"
+    root: Path, server: str, *, requester: str = "alice", state: str | None = None
 ) -> tuple[Project, str, str]:
     """Staging holds a release; production waits on an approval request by ``requester``."""
-    project = make_project(root)
+    project = make_project(root, state=state)
     with (root / "promote.yaml").open("a") as config:
         config.write(server)
     _, body = project.run("deploy", "staging", check=0)
@@ -112,13 +112,14 @@ def serving(
     issuer: TestIssuer | None,
     require_login: bool = False,
     requester: str = "alice",
+    state: str | None = None,
 ) -> Iterator[Served]:
     import uvicorn
 
     sock = free_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     server = server_block(url, issuer.url if issuer else None, require_login=require_login)
-    project, request_id, digest = prepared_project(root, server, requester=requester)
+    project, request_id, digest = prepared_project(root, server, requester=requester, state=state)
     os.environ[SECRET_ENV] = SECRET
     config = snapshot.load(root / "promote.yaml", check_source=False)
     ws = Workspace(config=config, ui=UI(), actor="web")

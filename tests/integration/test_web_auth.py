@@ -303,3 +303,28 @@ def test_without_oidc_the_dashboard_is_read_only(tmp_path: Path) -> None:
         assert '<form method="post" action="/approvals' not in page.text
         assert client.get("/login").status_code == 404
         assert client.get("/api/session").json()["can_decide"] is False
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_web_decision_is_read_and_recorded_the_same(tmp_path: Path) -> None:
+    from ledger_fixtures import postgres_schema
+
+    with (
+        postgres_schema() as url,
+        running_issuer() as issuer,
+        serving(tmp_path / "p", issuer=issuer, state=url) as served,
+        served.client() as client,
+    ):
+        _, cli = served.project.run("status", check=0)
+        assert client.get("/api/status").json()["environments"] == cli["environments"]
+        history = client.get("/api/history").json()["deployments"]
+        assert [d["env"] for d in history] == ["staging"]
+        served.login(client, "lead")
+        assert served.decide(client, "approve").status_code == 200
+        _, shown = served.project.run("approve", served.request_id, user="ops", check=0)
+        decisions = shown["approval_request"]["decisions"]
+        assert [(d["reviewer"], d["via"], d.get("subject")) for d in decisions] == [
+            ("lead", "web", "sub-lead"),
+            ("ops", "builtin", None),
+        ]
+        served.project.run("deploy", "production", user="ops", check=0)
