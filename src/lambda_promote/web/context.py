@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lambda_promote.errors import ConfigError
@@ -53,6 +54,43 @@ def check_server(server: Server) -> None:
         )
 
 
+class Latest:
+    """The newest answer of a slow computation (verifying the whole audit chain takes seconds
+    at 60,000 events), recomputed in a background thread when its key (the chain's head)
+    moves — one run at a time — so a page waits at most ``wait`` seconds and otherwise shows
+    the last answer, saying it is not for the current head yet."""
+
+    def __init__(self, compute: Callable[[], dict[str, Any]]) -> None:
+        self._compute = compute
+        self._lock = threading.Lock()
+        self._key: str | None = None
+        self._value: dict[str, Any] | None = None
+        self._running: threading.Event | None = None
+
+    def get(self, key: str, *, wait: float) -> tuple[dict[str, Any] | None, bool]:
+        """``(answer, fresh)``: the answer for ``key`` if ready within ``wait`` seconds
+        (fresh), else the previous one (or None) while the new one is computed."""
+        with self._lock:
+            if self._key == key:
+                return self._value, True
+            if self._running is None:
+                self._running = threading.Event()
+                threading.Thread(target=self._run, args=(key, self._running), daemon=True).start()
+            running = self._running
+        running.wait(wait)
+        with self._lock:
+            return self._value, self._key == key
+
+    def _run(self, key: str, done: threading.Event) -> None:
+        try:
+            value = self._compute()
+        except Exception as failed:  # reported on the page; the next request tries again
+            value = {"ok": False, "problem": f"could not verify: {failed}", "count": 0}
+        with self._lock:
+            self._key, self._value, self._running = key, value, None
+        done.set()
+
+
 @dataclass
 class WebContext:
     config: Config
@@ -60,8 +98,7 @@ class WebContext:
     ledger: Ledger
     target: Target
     oidc: OidcClient | None = None
-    _audit_cache: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    audit_check: Latest | None = None
 
     @property
     def server(self) -> Server:
@@ -83,17 +120,6 @@ class WebContext:
             actor=actor,
             parts=Parts(ledger=self.ledger, target=self.target),
         )
-
-    def cached(self, key: str, make: Any) -> Any:
-        """``make()``'s answer, kept while ``key`` (e.g. the audit head) stays the same."""
-        with self._lock:
-            if key in self._audit_cache:
-                return self._audit_cache[key]
-        value = make()
-        with self._lock:
-            self._audit_cache.clear()
-            self._audit_cache[key] = value
-        return value
 
     def close(self) -> None:
         if self.oidc is not None:

@@ -8,6 +8,7 @@ read of the whole trail — is kept until the chain's head moves.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -154,12 +155,29 @@ def approval(ctx: WebContext, request_id: str) -> RequestView:
     return _view(ctx, request, datetime.now(UTC))
 
 
+AUDIT_WAIT_SECONDS = 3.0
+# An edit in the middle of the chain leaves its head alone: verify again at least this often.
+AUDIT_REVERIFY_SECONDS = 60.0
+
+
 def audit_state(ctx: WebContext) -> dict[str, Any]:
-    """The chain's head and whether it verifies (``audit --verify``), verified again only
-    when the head moved."""
+    """Whether the chain verifies (``audit --verify``) up to its current head. Verified again
+    in the background when the head moved, and every ``AUDIT_REVERIFY_SECONDS``; an answer
+    not ready in ``AUDIT_WAIT_SECONDS`` is the previous verification, ``"fresh": false``."""
+    from lambda_promote.web.context import Latest
+
+    if ctx.audit_check is None:
+        ctx.audit_check = Latest(lambda: _verify(ctx))
     head = ctx.ledger.audit_head()
-    key = f"{head.seq}:{head.hash}" if head is not None else "empty"
-    return dict(ctx.cached(key, lambda: _verify(ctx)))
+    period = int(time.monotonic() // AUDIT_REVERIFY_SECONDS)
+    key = f"{head.seq}:{head.hash}:{period}" if head is not None else f"empty:{period}"
+    found, fresh = ctx.audit_check.get(key, wait=AUDIT_WAIT_SECONDS)
+    state: dict[str, Any] = {"ok": None, "count": None, "head": ""}
+    state.update(found or {})
+    state.setdefault("head", "")
+    state["fresh"] = fresh
+    state["current_head_seq"] = head.seq if head is not None else None
+    return state
 
 
 def _verify(ctx: WebContext) -> dict[str, Any]:
