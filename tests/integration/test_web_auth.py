@@ -328,3 +328,16 @@ def test_on_postgresql_a_web_decision_is_read_and_recorded_the_same(tmp_path: Pa
             ("ops", "builtin", None),
         ]
         served.project.run("deploy", "production", user="ops", check=0)
+
+
+def test_an_unreachable_issuer_is_a_clean_503(tmp_path: Path) -> None:
+    with (
+        running_issuer() as issuer,
+        serving(tmp_path / "p", issuer=issuer) as served,
+        served.client() as client,
+    ):
+        issuer.stop()
+        answer = client.get("/login")
+        assert answer.status_code == 503
+        assert "could not be used" in answer.text
+        assert "Traceback" not in answer.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lambda_promote.errors import GateBlocked, UsageError
+from lambda_promote.errors import GateBlocked, LedgerError, UsageError
 from lambda_promote.web.security import HttpProblem
 
 if TYPE_CHECKING:
@@ -50,4 +50,6 @@ def decide(
     except (GateBlocked, UsageError) as refused:
         # The gate's rules said no (self-review, not a reviewer, decided already, expired…).
         raise HttpProblem(403, refused.message, code=refused.code, hint=refused.hint) from None
+    except LedgerError as raced:  # another decision closed the request a moment before
+        raise HttpProblem(409, raced.message, code="conflict", hint=raced.hint) from None
     return reads.RequestView(request, verdict)

@@ -30,6 +30,7 @@ _TITLES = {
     403: "Refused",
     404: "Not found",
     405: "Method not allowed",
+    409: "Conflict",
     413: "Too large",
     415: "Unsupported media type",
     500: "Server error",
@@ -75,7 +76,8 @@ def page(request: Request, name: str, *, status: int = 200, **values: Any) -> Re
             **values,
         )
     )
-    return HTMLResponse(text, status_code=status)
+    # A page may carry the session's CSRF token: no cache (a proxy's included) keeps it.
+    return HTMLResponse(text, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def fragment(name: str, **values: Any) -> Response:
@@ -95,7 +97,7 @@ def status_of(error: BaseException) -> int:
     if isinstance(error, HttpProblem):
         return error.status
     if isinstance(error, AuthenticationError):
-        return 401
+        return 503 if error.code == "oidc_unavailable" else 401
     if isinstance(error, UsageError):
         return 400
     return 500
