@@ -174,7 +174,21 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
                 f"{'':<12} locked by {row.lock['holder']} "
                 f"({row.lock['deployment_id']}) since {row.lock['since']}"
             )
-    environments = status.environments_json(rows)
+    environments = {
+        row.env: {
+            "version": row.version,
+            "digest": row.digest,
+            "deployed_at": row.deployed_at,
+            "deployed_by": row.deployed_by,
+            "function_name": row.function_name,
+            "alias": row.alias,
+            "in_flight": [{"id": d.id, "state": d.state.value} for d in row.in_flight],
+            "lock": row.lock,
+            "approvals": row.approvals,
+            "drift": row.drift.to_json() if row.drift else None,
+        }
+        for row in rows
+    }
     # Which audit key this run signs with (its id, never the key); null: the ledger is only as
     # trustworthy as its permissions.
     audit = {"key_id": key}

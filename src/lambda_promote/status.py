@@ -78,25 +78,6 @@ def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
     return result
 
 
-def environments_json(rows: list[EnvStatus]) -> dict[str, dict[str, Any]]:
-    """``status --json``'s ``environments`` (DESIGN §4, §11.3), also served by ``serve``."""
-    return {
-        row.env: {
-            "version": row.version,
-            "digest": row.digest,
-            "deployed_at": row.deployed_at,
-            "deployed_by": row.deployed_by,
-            "function_name": row.function_name,
-            "alias": row.alias,
-            "in_flight": [{"id": d.id, "state": d.state.value} for d in row.in_flight],
-            "lock": row.lock,
-            "approvals": row.approvals,
-            "drift": row.drift.to_json() if row.drift else None,
-        }
-        for row in rows
-    }
-
-
 def _drift(ws: Workspace, fn: FunctionRef, alias: AliasState) -> Drift | None:
     """DESIGN §11.3: the alias points at a version the ledger did not put there."""
     from lambda_promote.deploy import DRIFT_HISTORY, live_configuration

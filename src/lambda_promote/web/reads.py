@@ -14,9 +14,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lambda_promote.output import deployment_json, iso, request_json
+from lambda_promote.web.context import READER
 from lambda_promote.web.security import HttpProblem
 
 if TYPE_CHECKING:
+    import click
+
     from lambda_promote.gate import GateVerdict
     from lambda_promote.model import ApprovalRequest, Deployment
     from lambda_promote.status import EnvStatus
@@ -35,16 +38,36 @@ def status_rows(ctx: WebContext) -> list[EnvStatus]:
 
 
 def status_json(ctx: WebContext) -> dict[str, Any]:
-    """``status --json`` (DESIGN §4, §11.3)."""
-    from lambda_promote import status
-    from lambda_promote.audit_trail import keyring
+    """``status --json`` (DESIGN §4, §11.3), computed by the ``status`` command's own body."""
+    from lambda_promote.commands import status_command
 
-    rows = status_rows(ctx)
-    return {
-        **ok("status"),
-        "environments": status.environments_json(rows),
-        "audit": {"key_id": keyring().current_id},
-    }
+    return command_json(ctx, status_command, env=None)
+
+
+def command_json(ctx: WebContext, command: click.Command, **params: Any) -> dict[str, Any]:
+    """What ``lambda-promote COMMAND --json`` prints on success, from the command's own body
+    (the function ``invocation.command`` wrapped), so the API cannot drift from the CLI."""
+    import io
+
+    from lambda_promote.invocation import Invocation
+    from lambda_promote.output import jsonable
+    from lambda_promote.ui import UI
+
+    ui = UI(json_mode=True, err=io.StringIO())  # the command's human lines stay out of the log
+    inv = Invocation(
+        ctx.config.path,
+        json_mode=True,
+        debug=False,
+        actor_name=READER,
+        ui=ui,
+        _workspace=ctx.workspace(),
+    )
+    body = command.callback.__wrapped__  # type: ignore[union-attr]
+    outcome = body(inv, **params)
+    answer = {**ok(command.name or ""), **jsonable(outcome.data)}
+    if ui.warnings:
+        answer.setdefault("warnings", ui.warnings)
+    return answer
 
 
 def ok(command: str) -> dict[str, Any]:
