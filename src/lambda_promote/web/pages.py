@@ -38,7 +38,7 @@ def environments(request: Request) -> Response:
     ctx = context_of(request)
     error, rows = None, []
     try:
-        rows = reads.status_rows(ctx)
+        rows = reads.environment_rows(ctx)
     except PromoteError as failed:  # e.g. the target is unreachable: the ledger still shows
         error = f"could not read the live state: {failed.message}"
     latest = ctx.ledger.deployments(None, limit=10)
@@ -54,7 +54,7 @@ def environments(request: Request) -> Response:
 
 def environments_fragment(request: Request) -> Response:
     require_reader(request)
-    return fragment("_environments.html", rows=reads.status_rows(context_of(request)))
+    return fragment("_environments.html", rows=reads.environment_rows(context_of(request)))
 
 
 def history(request: Request) -> Response:

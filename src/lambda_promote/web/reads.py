@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
     from lambda_promote.gate import GateVerdict
     from lambda_promote.model import ApprovalRequest, Deployment
-    from lambda_promote.status import EnvStatus
     from lambda_promote.web.context import WebContext
 
 PER_PAGE = 50
@@ -31,10 +30,10 @@ APPROVALS_SHOWN = 50
 AUDIT_EVENTS_SHOWN = 50
 
 
-def status_rows(ctx: WebContext) -> list[EnvStatus]:
-    from lambda_promote import status
-
-    return status.status(ctx.workspace(), None)
+def environment_rows(ctx: WebContext) -> list[dict[str, Any]]:
+    """``status --json``'s environments as a list, each with its name, for the pages."""
+    found = status_json(ctx)["environments"]
+    return [{"env": name, **values} for name, values in found.items()]
 
 
 def status_json(ctx: WebContext) -> dict[str, Any]:
