@@ -7,6 +7,8 @@ adds only what a browser needs.
     oidc.py       OpenID Connect: PKCE, state, nonce, the ID token checked against the JWKS
     security.py   session, CSRF, security headers, bounded request bodies
     reads.py      what the pages and /api/ show, assembled from the ledger (bounded queries)
+    deciding.py   a reviewer's decision, through ``promotion.decide`` (the CLI's rules)
+    render.py     templates, JSON answers, and errors → HTTP statuses (never a traceback)
     pages.py      HTML pages (Jinja2 templates; work with JavaScript off, polled when on)
     api.py        JSON under /api/, mirroring ``--json``
     auth.py       /login, /auth/callback, /logout
