@@ -341,3 +341,22 @@ def test_an_unreachable_issuer_is_a_clean_503(tmp_path: Path) -> None:
         assert answer.status_code == 503
         assert "could not be used" in answer.text
         assert "Traceback" not in answer.text
+
+
+def test_with_the_audit_key_a_web_decision_is_attested_and_admits_the_deploy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keyed gate admits only what the keyed trail attests: a decision made in serve
+    (which holds the key, as the deploy jobs do) is signed like any other."""
+    monkeypatch.setenv("LAMBDA_PROMOTE_AUDIT_KEY", "k" * 40)
+    with (
+        running_issuer() as issuer,
+        serving(tmp_path / "p", issuer=issuer) as served,
+        served.client() as client,
+    ):
+        served.login(client, "ops")
+        assert served.decide(client, "approve").status_code == 200
+        _, verified = served.project.run("audit", "--verify", check=0)
+        assert verified["audit"]["key_id"] is not None
+        assert verified["audit"]["unauthenticated"] == []
+        served.project.run("deploy", "production", user="ops", check=0)
