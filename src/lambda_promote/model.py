@@ -197,6 +197,10 @@ class Deployment:
     configuration: dict[str, Any] | None = None
     configuration_digest: str | None = None
     release_configuration: dict[str, Any] | None = None
+    # A many-function release (DESIGN §11.4): per function of the release, its ``digest``,
+    # ``version``, ``previous_version``, ``previous_digest``, ``function_name`` and whether
+    # its alias ``moved``. None for a single-function release (``version`` says it all).
+    functions: dict[str, Any] | None = None
 
     @property
     def short_digest(self) -> str:

@@ -192,16 +192,24 @@ class Workspace:
 
         return AwsTarget(warn=self.ui.warn)
 
-    def function_ref(self, env: str, *, session_name: str = "lambda-promote") -> FunctionRef:
+    def function_ref(
+        self, env: str, *, session_name: str = "lambda-promote", function: str = ""
+    ) -> FunctionRef:
         """The environment's function with the configuration promote.yaml gives it now
-        (a promotion swaps in the release part its source verified: ``promotion``)."""
+        (a promotion swaps in the release part its source verified: ``promotion``).
+        ``function``: which function of a many-function release (default: the first)."""
         from lambda_promote.function_config import effective, settings_of
 
         spec = self.config.environments[env]
-        fn = self.config.function
+        functions = self.config.release_functions
+        name = function or next(iter(functions))
+        fn = functions[name]
+        configured = effective(settings_of(fn), settings_of(spec))
+        if spec.functions and name in spec.functions:
+            configured = effective(configured, settings_of(spec.functions[name]))
         return FunctionRef(
             env=env,
-            function_name=spec.function_name,
+            function_name=self.config.lambda_name(env, name),
             alias=spec.alias,
             region=spec.region,
             handler=fn.handler,
@@ -209,7 +217,16 @@ class Workspace:
             profile=spec.profile,
             role_arn=spec.role_arn,
             session_name=session_name,
-        ).configured(effective(settings_of(fn), settings_of(spec)))
+        ).configured(configured)
+
+    def function_refs(
+        self, env: str, *, session_name: str = "lambda-promote"
+    ) -> dict[str, FunctionRef]:
+        """Every function of the release, by name, addressed in ``env`` (DESIGN §11.4)."""
+        return {
+            name: self.function_ref(env, session_name=session_name, function=name)
+            for name in self.config.release_functions
+        }
 
     @cached_property
     def deliveries(self) -> DeliveryLog:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lambda_promote import __version__
 from lambda_promote.artifacts import open_store, write_atomically
@@ -27,6 +28,10 @@ from lambda_promote.build.plan import BuildPlan
 from lambda_promote.errors import PromoteError
 from lambda_promote.model import Artifact
 
+if TYPE_CHECKING:
+    from lambda_promote.build import BuildResult
+    from lambda_promote.config.schema import Config
+
 # Bump when the stamp's layout or the meaning of a plan's fields changes.
 STAMP_FORMAT = 1
 
@@ -34,7 +39,8 @@ STAMP_FORMAT = 1
 @dataclass(frozen=True)
 class Recalled:
     plan: BuildPlan
-    artifact: Artifact
+    artifact: Artifact  # the release (a manifest when it has many functions, stamp of many)
+    functions: dict[str, Artifact] = field(default_factory=dict)  # many functions only
 
 
 def remember(plan: BuildPlan, *, config_sha256: str, inputs: str, cache: Path) -> None:
@@ -64,6 +70,8 @@ def recall(config_path: Path) -> Recalled | None:
         return None
     if expected != (STAMP_FORMAT, __version__, config_sha256) or plan.config_path != config_path:
         return None
+    if "functions" in document:
+        return _recall_release(document, plan, cache)
     try:
         inputs = find_inputs(plan, cache=cache)
         if inputs.hash != document["inputs"]:
@@ -73,6 +81,52 @@ def recall(config_path: Path) -> Recalled | None:
     except PromoteError:
         return None  # the full path reports it properly
     return None if artifact is None else Recalled(plan, artifact)
+
+
+def remember_release(config: Config, results: dict[str, BuildResult], *, release: str) -> None:
+    """The stamp of a many-function release: each function's plan and inputs, and the
+    release digest their artifacts make."""
+    from lambda_promote.build.release import function_config
+
+    functions = {
+        name: {
+            "plan": BuildPlan.of(function_config(config, name)).to_json(),
+            "inputs": result.artifact.inputs_hash,
+        }
+        for name, result in results.items()
+    }
+    first = functions[sorted(functions)[0]]
+    document = {
+        "format": STAMP_FORMAT,
+        "version": __version__,
+        "config_sha256": config.file_sha256,
+        "inputs": first["inputs"],
+        "plan": first["plan"],
+        "functions": functions,
+        "release": release,
+    }
+    cache = default_cache_dir(config.root).resolve()
+    path = stamp_path(cache, config.path.absolute())
+    write_atomically(path, json.dumps(document, indent=2, sort_keys=True).encode())
+
+
+def _recall_release(document: dict[str, Any], plan: BuildPlan, cache: Path) -> Recalled | None:
+    """Every function's inputs unchanged and its artifact intact, and the release manifest
+    intact: the release, without the schema."""
+    try:
+        store = open_store(plan.artifacts, root=plan.root)
+        found: dict[str, Artifact] = {}
+        for name, entry in document["functions"].items():
+            inputs = find_inputs(BuildPlan.from_json(entry["plan"]), cache=cache)
+            artifact = cached_artifact(store, cache=cache, inputs=inputs.hash)
+            if inputs.hash != entry["inputs"] or artifact is None:
+                return None
+            found[name] = artifact
+        release = store.get(str(document["release"]))
+        store.verified_path(release.digest)
+    except (PromoteError, KeyError, TypeError, ValueError):
+        return None
+    return Recalled(plan, release, found)
 
 
 def stamp_path(cache: Path, config_path: Path) -> Path:

@@ -77,6 +77,10 @@ def rollback_plan(ws: Workspace, env: str, *, to: str | None, reason: str) -> Pl
 
 def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deployment:
     """Manual/emergency rollback (DESIGN §5.4), verified; see rollback.py for the rules."""
+    if ws.config.many:
+        from lambda_promote.release.together import rollback_release
+
+        return rollback_release(ws, env, to=to, reason=reason)
     for _attempt in range(2):
         facts = gather.gather_env(ws, env, ledger=ws.ledger, changing=True)
         history = gather.gather_rollback(ws, facts, ledger=ws.ledger, to=to)
