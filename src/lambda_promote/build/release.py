@@ -22,14 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lambda_promote.model import Artifact
 
 if TYPE_CHECKING:
     from lambda_promote.artifacts import ArtifactStore
     from lambda_promote.build import BuildResult
-    from lambda_promote.config.schema import Config
+    from lambda_promote.config.schema import Config, Function
 
 # The ``runtime`` of a release manifest in the store and the ledger: not a function.
 MANIFEST_RUNTIME = "release"
@@ -65,8 +65,21 @@ class ReleaseBuild:
 def function_config(config: Config, name: str) -> Config:
     """``config`` as if ``name`` were its only ``function:`` (what ``build`` reads). It has no
     file digest: the release, not each function, leaves the stamp (stamp.py)."""
-    single = config.model_copy(update={"function": config.release_functions[name]})
-    return single.located_at(config.path, file_sha256=None)
+    return cast("Config", _OneFunction(config, config.release_functions[name]))
+
+
+class _OneFunction:
+    """A config (the schema's or its snapshot) seen through one function of its release."""
+
+    file_sha256 = None
+    functions = None
+
+    def __init__(self, config: Config, function: Function) -> None:
+        self._config = config
+        self.function = function
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._config, name)
 
 
 def build_release(
@@ -105,9 +118,21 @@ def build_release(
         results = {name: future.result() for name, future in futures.items()}
     manifest, stored_now = store_manifest(results, store=store, builder=builder)
     if config.file_sha256 is not None and options.get("cache_dir") is None:
+        from lambda_promote.build.inputs import default_cache_dir
+        from lambda_promote.build.plan import BuildPlan
         from lambda_promote.build.stamp import remember_release
 
-        remember_release(config, results, release=manifest.digest)
+        plans = {
+            name: (BuildPlan.of(function_config(config, name)), r.artifact.inputs_hash)
+            for name, r in results.items()
+        }
+        remember_release(
+            config.path,
+            plans,
+            config_sha256=config.file_sha256,
+            release=manifest.digest,
+            cache=default_cache_dir(config.root).resolve(),
+        )
     cached = all(r.cached for r in results.values()) and not stored_now
     return ReleaseBuild(manifest, cached, results)
 

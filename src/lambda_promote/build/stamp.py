@@ -19,7 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lambda_promote import __version__
 from lambda_promote.artifacts import open_store, write_atomically
@@ -27,10 +27,6 @@ from lambda_promote.build.inputs import cached_artifact, default_cache_dir, find
 from lambda_promote.build.plan import BuildPlan
 from lambda_promote.errors import PromoteError
 from lambda_promote.model import Artifact
-
-if TYPE_CHECKING:
-    from lambda_promote.build import BuildResult
-    from lambda_promote.config.schema import Config
 
 # Bump when the stamp's layout or the meaning of a plan's fields changes.
 STAMP_FORMAT = 1
@@ -83,30 +79,31 @@ def recall(config_path: Path) -> Recalled | None:
     return None if artifact is None else Recalled(plan, artifact)
 
 
-def remember_release(config: Config, results: dict[str, BuildResult], *, release: str) -> None:
-    """The stamp of a many-function release: each function's plan and inputs, and the
+def remember_release(
+    config_path: Path,
+    functions: dict[str, tuple[BuildPlan, str]],
+    *,
+    config_sha256: str,
+    release: str,
+    cache: Path,
+) -> None:
+    """The stamp of a many-function release: each function's plan and inputs hash, and the
     release digest their artifacts make."""
-    from lambda_promote.build.release import function_config
-
-    functions = {
-        name: {
-            "plan": BuildPlan.of(function_config(config, name)).to_json(),
-            "inputs": result.artifact.inputs_hash,
-        }
-        for name, result in results.items()
+    entries = {
+        name: {"plan": plan.to_json(), "inputs": inputs}
+        for name, (plan, inputs) in functions.items()
     }
-    first = functions[sorted(functions)[0]]
+    first = entries[sorted(entries)[0]]
     document = {
         "format": STAMP_FORMAT,
         "version": __version__,
-        "config_sha256": config.file_sha256,
+        "config_sha256": config_sha256,
         "inputs": first["inputs"],
         "plan": first["plan"],
-        "functions": functions,
+        "functions": entries,
         "release": release,
     }
-    cache = default_cache_dir(config.root).resolve()
-    path = stamp_path(cache, config.path.absolute())
+    path = stamp_path(cache, config_path.absolute())
     write_atomically(path, json.dumps(document, indent=2, sort_keys=True).encode())
 
 

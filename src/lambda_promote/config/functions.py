@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lambda_promote.config.problems import FieldPath, did_you_mean
 
 if TYPE_CHECKING:
-    from lambda_promote.config.crosscheck import Findings
     from lambda_promote.config.schema import Config
+
+
+class Findings(Protocol):
+    """Where a rule reports (crosscheck.Findings)."""
+
+    def error(self, path: FieldPath, text: str, hint: str) -> None: ...
+
 
 FUNCTION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 

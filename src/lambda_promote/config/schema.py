@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, PrivateAttr
 
+from lambda_promote.config import names
+
 Runtime = Literal["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"]
 Architecture = Literal["x86_64", "arm64"]
-# The name of the one function of a single-function (``function:``) release.
-SINGLE = "function"
 EventName = Literal["push", "pull_request", "workflow_dispatch"]
 
 
@@ -187,11 +187,8 @@ class Config(_Strict):
 
     @property
     def release_functions(self) -> dict[str, Function]:
-        """The functions of a release by name: ``functions:``, or the single ``function:``
-        under the name ``function`` (SINGLE)."""
-        if self.functions:
-            return dict(self.functions)
-        return {SINGLE: self.function}
+        """The functions of a release by name (``function:`` is one named SINGLE)."""
+        return names.release_functions(self)
 
     @property
     def many(self) -> bool:
@@ -200,12 +197,7 @@ class Config(_Strict):
 
     def lambda_name(self, env: str, function: str = "") -> str:
         """The Lambda function that ``function`` of the release is in ``env``."""
-        spec = self.environments[env]
-        if self.functions and spec.function_names and function in spec.function_names:
-            return spec.function_names[function]
-        if self.functions and spec.function_names and not function:
-            return next(iter(spec.function_names.values()))
-        return spec.function_name or ""
+        return names.lambda_name(self, env, function)
 
     def environment(self, name: str) -> Environment:
         """The named environment; callers validate the name first (see ``loader.require_env``)."""

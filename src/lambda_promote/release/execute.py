@@ -136,7 +136,8 @@ def execute_deploy(
     if plan.env.functions:
         from lambda_promote.release.together import execute_release
 
-        return execute_release(ws, plan, artifact, admit=_admission(plan, provider))
+        runner = deployer(ws, deployment_id=plan.env.deployment_id)
+        return execute_release(ws, plan, artifact, admit=_admission(plan, provider), runner=runner)
     admit = _admission(plan, provider)
     env = plan.env
     fn, configured = env.fn, release.configured

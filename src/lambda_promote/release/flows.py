@@ -80,7 +80,7 @@ def rollback(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deploym
     if ws.config.many:
         from lambda_promote.release.together import rollback_release
 
-        return rollback_release(ws, env, to=to, reason=reason)
+        return rollback_release(ws, env, to=to, reason=reason, runner=deployer(ws))
     for _attempt in range(2):
         facts = gather.gather_env(ws, env, ledger=ws.ledger, changing=True)
         history = gather.gather_rollback(ws, facts, ledger=ws.ledger, to=to)

@@ -13,6 +13,7 @@ from lambda_promote.errors import PromoteError, UsageError
 from lambda_promote.model import Artifact, Deployment, DeploymentKind, DeploymentState
 
 if TYPE_CHECKING:
+    from lambda_promote.deploy import Deployer
     from lambda_promote.deploy_release import Part, ReleaseDeployer
     from lambda_promote.release.models import Plan
     from lambda_promote.workspace import Workspace
@@ -21,15 +22,21 @@ S = DeploymentState
 
 
 def execute_release(
-    ws: Workspace, plan: Plan, release: Artifact, *, admit: Callable[[str], None] | None
+    ws: Workspace,
+    plan: Plan,
+    release: Artifact,
+    *,
+    admit: Callable[[str], None] | None,
+    runner: Deployer,
 ) -> Deployment:
-    """Carry out a deploy plan of a many-function release whose gate admitted it."""
+    """Carry out a deploy plan of a many-function release whose gate admitted it, with
+    ``runner`` (execute.deployer: a ``ReleaseDeployer`` for a many-function config)."""
     from lambda_promote.outcome import raise_for_outcome
 
     parts = release_parts(ws, plan, release)
     env = plan.env
     live = next(iter(ws.ledger.deployments(env.env, states=[S.SUCCEEDED], limit=1)), None)
-    dep = _deployer(ws, env.deployment_id).deploy_release(
+    dep = _release_deployer(runner).deploy_release(
         {name: part.fn for name, part in parts.items()},
         env.spec,
         release,
@@ -64,11 +71,9 @@ def release_parts(ws: Workspace, plan: Plan, release: Artifact) -> dict[str, Par
     return parts
 
 
-def _deployer(ws: Workspace, deployment_id: str | None = None) -> ReleaseDeployer:
+def _release_deployer(runner: Deployer) -> ReleaseDeployer:
     from lambda_promote.deploy_release import ReleaseDeployer
-    from lambda_promote.release.execute import deployer
 
-    runner = deployer(ws, deployment_id=deployment_id)
     assert isinstance(runner, ReleaseDeployer), "a many-function config gets the release one"
     return runner
 
@@ -107,13 +112,15 @@ def rollback_target(history: list[Deployment], to: str | None) -> Deployment:
     )
 
 
-def rollback_release(ws: Workspace, env: str, *, to: str | None, reason: str) -> Deployment:
+def rollback_release(
+    ws: Workspace, env: str, *, to: str | None, reason: str, runner: Deployer
+) -> Deployment:
     """Every function of the release back to the release before (or ``to``), verified."""
     from lambda_promote.config.lookup import require_env
     from lambda_promote.outcome import raise_for_outcome
 
     spec = require_env(ws.config, env)
-    runner = _deployer(ws)
+    runner = _release_deployer(runner)
     fns = ws.function_refs(env, session_name=f"{ws.actor}-rollback")
     undone = [d for d in runner.recover(next(iter(fns.values())), spec) if d.state is not S.FAILED]
     if undone:
