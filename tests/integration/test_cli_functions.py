@@ -7,6 +7,7 @@ rollback of the whole release; and the plan listing each function's steps."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -82,13 +83,11 @@ def aliases(project: Project, env: str) -> dict[str, str | None]:
 
 
 def test_build_deploy_promote_and_a_broken_worker_takes_the_api_back(shop: Project):
-    code, built = shop.run("build", check=0)
+    _, built = shop.run("build", check=0)
     release = built["release"]
     assert set(release["functions"]) == set(NAMES)
     assert "artifact" not in built  # many functions: the release, not one artifact
     lines = "".join(f"{n} {release['functions'][n]['digest']}\n" for n in sorted(NAMES))
-    import hashlib
-
     assert release["digest"] == hashlib.sha256(lines.encode()).hexdigest()
 
     _, first = shop.run("deploy", "staging", check=0)
@@ -175,6 +174,7 @@ def test_an_unchanged_build_of_three_functions_is_a_cache_hit_without_the_schema
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     proc = subprocess.run(
         [sys.executable, "-c", HEAVY_PROBE, "build", "--json"],
+        check=False,
         cwd=shop.root,
         env=env,
         capture_output=True,

@@ -68,9 +68,7 @@ def test_a_single_function_deployment_has_no_functions(make_ledger: OpenLedger):
 
 
 @pytest.mark.parametrize("kind", SQL_KINDS)
-def test_a_ledger_of_revision_0004_is_upgraded_and_keeps_its_deployments(
-    kind: str, tmp_path: Path
-):
+def test_a_ledger_of_revision_0004_is_upgraded_and_keeps_its_deployments(kind: str, tmp_path: Path):
     from alembic import command
     from alembic.config import Config
 
