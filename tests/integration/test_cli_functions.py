@@ -42,6 +42,12 @@ environments:
         payload: {ping: true}
         expect: {body: {ok: true}}
         max_latency_ms: 20000
+  eu:
+    function_names: {api: shop-api-eu, worker: shop-worker-eu, jobs: shop-jobs-eu}
+    promote_from: staging
+    approval: {reviewers: [lead], prevent_self_review: true}
+    functions:
+      worker: {memory_mb: 1024}
 """
 NAMES = ("api", "worker", "jobs")
 HEAVY_PROBE = """\
@@ -118,6 +124,31 @@ def test_build_deploy_promote_and_a_broken_worker_takes_the_api_back(shop: Proje
     }
     assert "left alone: jobs" in dep["rollback"]["note"]
     assert aliases(shop, "staging") == dict.fromkeys(NAMES, "1")
+
+
+def test_approval_and_promotion_work_on_the_release_digest(shop: Project):
+    _, staged = shop.run("deploy", "staging", check=0)
+    release = staged["deployment"]["digest"]
+    _, blocked = shop.run("deploy", "eu", check=5)  # no approval yet
+    assert blocked["error"]["code"].startswith("approval_")
+    _, asked = shop.run("request-approval", "eu", check=0)
+    request = asked["approval_request"]
+    assert request["digest"] == release
+    (evidence,) = shop.sql("select evidence from approval_requests where id = ?", request["id"])
+    functions = json.loads(str(evidence[0]))["functions"]
+    assert set(functions) == set(NAMES)
+    assert functions["worker"]["configuration"]["settings"] == ["memory 1024 MB"]
+    assert functions["api"]["live_version"] is None
+    shop.run("approve", request["id"], "--env", "eu", user="lead", check=0)
+
+    _, promoted = shop.run("deploy", "eu", check=0)
+    dep = promoted["deployment"]
+    assert dep["digest"] == release
+    assert {n: f["digest"] for n, f in dep["functions"].items()} == {
+        n: f["digest"] for n, f in staged["deployment"]["functions"].items()
+    }
+    _, again = shop.run("deploy", "eu", check=5)  # the approval was consumed by that one
+    assert again["error"]["code"].startswith("approval_")
 
 
 def test_a_crash_between_two_alias_moves_is_rolled_back_by_the_next_command(shop: Project):
