@@ -48,6 +48,9 @@ class Part:
     fn: FunctionRef
     artifact: Artifact
     zip_path: Path
+    # The function's own configuration (``functions.NAME``), which a promotion carries on;
+    # None: not recorded (a deployment of this release then records no release part).
+    release_configuration: dict[str, Any] | None = None
 
 
 def checks_for(env: Environment, name: str) -> list[Any]:
@@ -96,6 +99,7 @@ class ReleaseDeployer(Deployer):
                     "moved": False,
                     "configuration": part.fn.configuration.to_json(),
                     "configuration_digest": part.fn.configuration.digest,
+                    "release_configuration": part.release_configuration,
                 }
             dep = self.journal.open(
                 Deployment(

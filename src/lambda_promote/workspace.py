@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from lambda_promote.artifacts import ArtifactStore
     from lambda_promote.audit_trail import AuditTrail
     from lambda_promote.config.schema import Config
+    from lambda_promote.function_config import FunctionConfiguration
     from lambda_promote.ledger.base import Ledger
     from lambda_promote.notify.dispatch import DeliveryLog
     from lambda_promote.notify.events import NotificationEvent
@@ -193,18 +194,24 @@ class Workspace:
         return AwsTarget(warn=self.ui.warn)
 
     def function_ref(
-        self, env: str, *, session_name: str = "lambda-promote", function: str = ""
+        self,
+        env: str,
+        *,
+        session_name: str = "lambda-promote",
+        function: str = "",
+        release: FunctionConfiguration | None = None,
     ) -> FunctionRef:
         """The environment's function with the configuration promote.yaml gives it now
         (a promotion swaps in the release part its source verified: ``promotion``).
-        ``function``: which function of a many-function release (default: the first)."""
+        ``function``: which function of a many-function release (default: the first);
+        ``release``: its release part as its source verified it, instead of promote.yaml's."""
         from lambda_promote.function_config import effective, settings_of
 
         spec = self.config.environments[env]
         functions = self.config.release_functions
         name = function or next(iter(functions))
         fn = functions[name]
-        configured = effective(settings_of(fn), settings_of(spec))
+        configured = effective(release or settings_of(fn), settings_of(spec))
         if spec.functions and name in spec.functions:
             configured = effective(configured, settings_of(spec.functions[name]))
         return FunctionRef(

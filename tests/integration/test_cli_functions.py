@@ -223,3 +223,18 @@ def test_an_unchanged_build_of_three_functions_is_a_cache_hit_without_the_schema
     functions = rebuilt["release"]["functions"]
     assert (functions["api"]["cached"], functions["jobs"]["cached"]) == (True, False)
     assert rebuilt["release"]["digest"] != body["release"]["digest"]
+
+
+def test_promotion_carries_each_function_s_verified_configuration(shop: Project):
+    config = shop.root / "promote.yaml"
+    config.write_text(CONFIG.replace("{source: worker,", "{source: worker, memory_mb: 256,"))
+    shop.run("deploy", "staging", check=0)
+    # Changed after staging verified the release: production still gets what staging verified.
+    config.write_text(CONFIG.replace("{source: worker,", "{source: worker, memory_mb: 512,"))
+    _, promoted = shop.run("deploy", "production", check=0)
+    (row,) = shop.sql(
+        "select functions from deployments where id = ?", promoted["deployment"]["id"]
+    )
+    functions = json.loads(str(row[0]))
+    assert functions["worker"]["configuration"]["memory_mb"] == 256
+    assert functions["worker"]["release_configuration"]["memory_mb"] == 256

@@ -7,9 +7,10 @@ turns the outcome into the exit code (outcome.py), as execute.py does for one fu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lambda_promote.errors import PromoteError, UsageError
+from lambda_promote.function_config import FunctionConfiguration, settings_of
 from lambda_promote.model import Artifact, Deployment, DeploymentKind, DeploymentState
 
 if TYPE_CHECKING:
@@ -64,11 +65,44 @@ def release_parts(ws: Workspace, plan: Plan, release: Artifact) -> dict[str, Par
             "that digest",
             code="release_mismatch",
         )
+    carried = _verified_release_parts(ws, plan, release)
     parts = {}
-    for name, fn, _alias in plan.env.functions:
+    for name, planned, _alias in plan.env.functions:
         artifact = ws.store.get(named[name])
-        parts[name] = Part(name, fn, artifact, ws.store.verified_path(artifact.digest))
+        release_part = carried.get(name)
+        fn = planned
+        if release_part is not None:  # a promotion: what the source verified (§11.3)
+            fn = ws.function_ref(
+                plan.env.env,
+                session_name=planned.session_name,
+                function=name,
+                release=FunctionConfiguration.from_json(release_part),
+            )
+        written = settings_of(ws.config.release_functions[name]).to_json()
+        parts[name] = Part(
+            name,
+            fn,
+            artifact,
+            ws.store.verified_path(artifact.digest),
+            release_configuration=release_part if release_part is not None else written,
+        )
     return parts
+
+
+def _verified_release_parts(ws: Workspace, plan: Plan, release: Artifact) -> dict[str, Any]:
+    """NAME → the release part of each function's configuration as the source environment
+    verified ``release`` with it; empty for a fresh release (promote.yaml's applies)."""
+    source = plan.env.spec.promote_from
+    if source is None:
+        return {}
+    for dep in ws.ledger.deployments(source, states=[S.SUCCEEDED], limit=None):
+        if dep.digest == release.digest and dep.kind is DeploymentKind.DEPLOY and dep.functions:
+            return {
+                name: entry["release_configuration"]
+                for name, entry in dep.functions.items()
+                if entry.get("release_configuration") is not None
+            }
+    return {}
 
 
 def _release_deployer(runner: Deployer) -> ReleaseDeployer:
