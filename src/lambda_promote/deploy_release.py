@@ -87,31 +87,24 @@ class ReleaseDeployer(Deployer):
             self.resolve_release(fns, env)
             if admit is not None:
                 admit(dep_id)
-            functions = {}
-            for name, part in parts.items():
-                alias = self.target.alias_state(part.fn)
-                functions[name] = {
-                    "function_name": part.fn.function_name,
-                    "digest": part.artifact.digest,
-                    "version": None,
-                    "previous_version": alias.version,
-                    "previous_digest": alias.digest,
-                    "moved": False,
-                    "configuration": part.fn.configuration.to_json(),
-                    "configuration_digest": part.fn.configuration.digest,
-                    "release_configuration": part.release_configuration,
-                }
-            dep = self.journal.open(
-                Deployment(
-                    id=dep_id,
-                    env=env_name,
-                    digest=release.digest,
-                    state=S.PENDING,
-                    kind=DeploymentKind.DEPLOY,
-                    actor=self.actor,
-                    previous_digest=previous_digest,
-                    functions=functions,
+            functions = {
+                name: self._entry(
+                    part.fn,
+                    part.artifact.digest,
+                    None,
+                    configuration=part.fn.configuration.to_json(),
+                    configuration_digest=part.fn.configuration.digest,
+                    release_configuration=part.release_configuration,
                 )
+                for name, part in parts.items()
+            }
+            dep = self._open(
+                dep_id,
+                env_name,
+                release.digest,
+                DeploymentKind.DEPLOY,
+                functions,
+                previous_digest=previous_digest,
             )
             return self._publish_all(dep, parts, env)
 
@@ -274,6 +267,44 @@ class ReleaseDeployer(Deployer):
             return False
         return True
 
+    def _entry(
+        self, fn: FunctionRef, digest: str, version: str | None, **recorded: Any
+    ) -> dict[str, Any]:
+        """One function's record in ``Deployment.functions``: what it moves to, and where its
+        alias is now (the version a failure puts back)."""
+        alias = self.target.alias_state(fn)
+        return {
+            "function_name": fn.function_name,
+            "digest": digest,
+            "version": version,
+            "previous_version": alias.version,
+            "previous_digest": alias.digest,
+            "moved": False,
+            **recorded,
+        }
+
+    def _open(
+        self,
+        dep_id: str,
+        env: str,
+        digest: str,
+        kind: DeploymentKind,
+        functions: dict[str, Any],
+        **fields: Any,
+    ) -> Deployment:
+        return self.journal.open(
+            Deployment(
+                id=dep_id,
+                env=env,
+                digest=digest,
+                state=S.PENDING,
+                kind=kind,
+                actor=self.actor,
+                functions=functions,
+                **fields,
+            )
+        )
+
     # --- crash recovery ------------------------------------------------------------------
     def resolve_release(self, fns: Mapping[str, FunctionRef], env: Environment) -> list[Deployment]:
         """Roll back, verified, whatever an interrupted release deployment moved (§5.5)."""
@@ -313,35 +344,27 @@ class ReleaseDeployer(Deployer):
         dep_id = self.new_id()
         env_name = next(iter(fns.values())).env
         with self._locked(env_name, dep_id):
-            functions = {}
-            for name, entry in (to.functions or {}).items():
-                alias = self.target.alias_state(fns[name])
-                functions[name] = {
-                    "function_name": fns[name].function_name,
-                    "digest": entry["digest"],
-                    "version": entry["version"],
-                    "previous_version": alias.version,
-                    "previous_digest": alias.digest,
-                    "moved": False,
-                    **{
-                        k: entry[k] for k in ("configuration", "configuration_digest") if k in entry
-                    },
-                }
+            recorded = ("configuration", "configuration_digest", "release_configuration")
+            functions = {
+                name: self._entry(
+                    fns[name],
+                    entry["digest"],
+                    entry["version"],
+                    **{key: entry[key] for key in recorded if key in entry},
+                )
+                for name, entry in (to.functions or {}).items()
+            }
             live = next(
                 iter(self.ledger.deployments(env_name, states=[S.SUCCEEDED], limit=1)), None
             )
-            dep = self.journal.open(
-                Deployment(
-                    id=dep_id,
-                    env=env_name,
-                    digest=to.digest,
-                    state=S.PENDING,
-                    kind=DeploymentKind.ROLLBACK,
-                    actor=self.actor,
-                    reason=reason,
-                    previous_digest=live.digest if live else None,
-                    functions=functions,
-                )
+            dep = self._open(
+                dep_id,
+                env_name,
+                to.digest,
+                DeploymentKind.ROLLBACK,
+                functions,
+                reason=reason,
+                previous_digest=live.digest if live else None,
             )
             dep = self.journal.move(dep, S.SHIFTING, note=reason)
             parts = {n: Part(n, fns[n], Artifact("", 0, ""), Path()) for n in functions}
