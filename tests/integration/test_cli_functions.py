@@ -177,6 +177,9 @@ def test_manual_rollback_moves_every_function_to_the_release_before(shop: Projec
     _, second = shop.run("deploy", "staging", check=0)
     assert aliases(shop, "staging") == {"api": "2", "worker": "2", "jobs": "1"}
 
+    _, planned = shop.run("rollback", "staging", "--dry-run", check=0)
+    shifts = [s for s in planned["plan"]["steps"] if s["action"] == "shift"]
+    assert [s["function"] for s in shifts] == ["api", "worker"]  # jobs stays where it is
     _, back = shop.run("rollback", "staging", "--reason", "r2 is slow", check=0)
     dep = back["deployment"]
     assert (dep["kind"], dep["state"]) == ("rollback", "succeeded")

@@ -16,7 +16,7 @@ from lambda_promote.model import Artifact, Deployment, DeploymentKind, Deploymen
 if TYPE_CHECKING:
     from lambda_promote.deploy import Deployer
     from lambda_promote.deploy_release import Part, ReleaseDeployer
-    from lambda_promote.release.models import Plan
+    from lambda_promote.release.models import EnvFacts, Plan
     from lambda_promote.workspace import Workspace
 
 S = DeploymentState
@@ -143,6 +143,55 @@ def rollback_target(history: list[Deployment], to: str | None) -> Deployment:
         "no earlier release succeeded here: nothing to roll back to",
         hint="deploy a fixed release instead",
         code="no_rollback_target",
+    )
+
+
+def plan_release_rollback(
+    env: EnvFacts, history: list[Deployment], *, to: str | None, reason: str
+) -> Plan:
+    """What ``rollback ENV`` does to a many-function release (``history`` newest first):
+    every function's alias to its version in the release before, then every check."""
+    from lambda_promote.release.models import (
+        GateDecision,
+        Plan,
+        PlanKind,
+        RollbackTarget,
+        Step,
+        StepAction,
+    )
+    from lambda_promote.release.rollback import verification_steps
+
+    no_gate = GateDecision.open("a rollback has no gate")
+    if env.locked:
+        return Plan(PlanKind.ROLLBACK, env, no_gate, ())
+    notes: tuple[str, ...] = ()
+    if env.unfinished:
+        notes = (
+            f"{env.env}: an interrupted deployment is rolled back first; not rolling back further",
+        )
+    target = rollback_target(history, to)
+    versions = {name: entry.get("version") for name, entry in (target.functions or {}).items()}
+    steps = [
+        Step(
+            StepAction.SHIFT,
+            f"{name}: move {fn.function_name}:{fn.alias} from "
+            f"{alias.version} to {versions.get(name)}",
+            function=name,
+            percent=100,
+        )
+        for name, fn, alias in env.functions
+        if alias.version != versions.get(name)  # already there: not moved
+    ]
+    shown = ", ".join(f"{name} {version}" for name, version in versions.items())
+    return Plan(
+        PlanKind.ROLLBACK,
+        env,
+        no_gate,
+        (*steps, *verification_steps(env, phase="rollback_verify")),
+        to=shown,
+        rollback_target=RollbackTarget(shown, target.digest, f"release {target.short_digest}"),
+        reason=reason or "manual",
+        notes=notes,
     )
 
 
