@@ -55,7 +55,7 @@ def _single(config: Config, found: Findings) -> None:
             found.error(
                 (*where, "function_name"),
                 "missing required field",
-                f"add `function_name:` (the Lambda function) under environments.{name}",
+                f"add `function_name:` under environments.{name}:",
             )
         for i, check in enumerate(env.checks):
             if check.function is not None:
