@@ -30,10 +30,6 @@ from lambda_promote.model import Deployment, DeploymentKind, DeploymentState
 
 MANUAL_ROLLBACK_WINDOW = timedelta(hours=24)
 _WEEK = timedelta(weeks=1)
-_FAILED_ENDS = {
-    DeploymentState.ROLLED_BACK: "rolled_back",
-    DeploymentState.ROLLBACK_FAILED: "rollback_failed",
-}
 
 
 @dataclass(frozen=True)
@@ -185,10 +181,10 @@ def compute(
     rollbacks from ``since`` on, in any order (later ones are read for restores and manual
     rollbacks); ``release_times``: each digest's commit time (or build time, see
     ``metrics_window``). Records of other envs are ignored."""
-    mine = sorted((d for d in records if d.env == env), key=_start)
+    timeline = _Timeline([d for d in records if d.env == env])
     attempts = tuple(
-        _judge(d, mine, release_times)
-        for d in mine
+        _judge(d, timeline, release_times)
+        for d in timeline.order
         if d.kind is DeploymentKind.DEPLOY and since <= _start(d) < until
     )
     return DeliveryMetrics(
@@ -196,8 +192,41 @@ def compute(
     )
 
 
+class _Timeline:
+    """One environment's records in start order, indexed so that judging every attempt
+    stays linear (10,000 deployments in a window must not mean 10,000² comparisons)."""
+
+    def __init__(self, records: Sequence[Deployment]) -> None:
+        self.order = sorted(records, key=_start)
+        self._position = {d.id: i for i, d in enumerate(self.order)}
+        # _restored_by[i]: the earliest end of a success started after position i.
+        self._restored_by: list[datetime | None] = [None] * len(self.order)
+        earliest: datetime | None = None
+        for i in range(len(self.order) - 1, -1, -1):
+            self._restored_by[i] = earliest
+            if self.order[i].state is DeploymentState.SUCCEEDED:
+                end = _end(self.order[i])
+                earliest = end if earliest is None else min(earliest, end)
+        self._rollback_starts: dict[str, list[datetime]] = {}
+        for d in self.order:
+            off = d.previous_version
+            if d.kind is DeploymentKind.ROLLBACK and d.state is DeploymentState.SUCCEEDED and off:
+                self._rollback_starts.setdefault(off, []).append(_start(d))
+
+    def next_verified(self, deployment: Deployment) -> datetime | None:
+        """When the env next served a verified version: the end of the first deployment or
+        rollback that started after this one and succeeded (a success is verified)."""
+        return self._restored_by[self._position[deployment.id]]
+
+    def taken_away(self, deployment: Deployment, succeeded_at: datetime) -> bool:
+        """Whether a manual rollback that succeeded moved the alias off this deployment's
+        version, starting within 24 h of its success."""
+        starts = self._rollback_starts.get(deployment.version or "", [])
+        return any(timedelta(0) <= at - succeeded_at <= MANUAL_ROLLBACK_WINDOW for at in starts)
+
+
 def _judge(
-    deployment: Deployment, history: Sequence[Deployment], release_times: Mapping[str, datetime]
+    deployment: Deployment, timeline: _Timeline, release_times: Mapping[str, datetime]
 ) -> Attempt:
     succeeded_at = _end(deployment) if deployment.state is DeploymentState.SUCCEEDED else None
     lead = None
@@ -209,54 +238,24 @@ def _judge(
         deployment=deployment,
         succeeded_at=succeeded_at,
         lead_time_hours=lead,
-        failure=_change_failure(deployment, succeeded_at, history),
+        failure=_change_failure(deployment, succeeded_at, timeline),
     )
 
 
 def _change_failure(
-    deployment: Deployment, succeeded_at: datetime | None, history: Sequence[Deployment]
+    deployment: Deployment, succeeded_at: datetime | None, timeline: _Timeline
 ) -> ChangeFailure | None:
     started = _start(deployment)
-    cause = _FAILED_ENDS.get(deployment.state)
     if deployment.state is DeploymentState.ROLLED_BACK:
         # rolled_back is reached only once the previous version passed its checks again.
         return ChangeFailure(deployment.id, "rolled_back", started, _end(deployment))
-    if cause is not None:
-        return ChangeFailure(deployment.id, cause, started, _next_verified(deployment, history))
-    if succeeded_at is not None and _taken_away(deployment, succeeded_at, history):
-        return ChangeFailure(
-            deployment.id, "manual_rollback", started, _next_verified(deployment, history)
-        )
+    if deployment.state is DeploymentState.ROLLBACK_FAILED:
+        restored = timeline.next_verified(deployment)
+        return ChangeFailure(deployment.id, "rollback_failed", started, restored)
+    if succeeded_at is not None and timeline.taken_away(deployment, succeeded_at):
+        restored = timeline.next_verified(deployment)
+        return ChangeFailure(deployment.id, "manual_rollback", started, restored)
     return None
-
-
-def _taken_away(
-    deployment: Deployment, succeeded_at: datetime, history: Sequence[Deployment]
-) -> bool:
-    """Whether a manual rollback moved the alias off this deployment's version, starting
-    within 24 h of its success."""
-    return any(
-        other.kind is DeploymentKind.ROLLBACK
-        and other.state is DeploymentState.SUCCEEDED
-        and deployment.version is not None
-        and other.previous_version == deployment.version
-        and timedelta(0) <= _start(other) - succeeded_at <= MANUAL_ROLLBACK_WINDOW
-        for other in history
-    )
-
-
-def _next_verified(deployment: Deployment, history: Sequence[Deployment]) -> datetime | None:
-    """When the env next served a verified version: the end of the first deployment or
-    rollback that started after this one and succeeded (a success is verified by definition)."""
-    started = _start(deployment)
-    ends = [
-        _end(other)
-        for other in history
-        if other.id != deployment.id
-        and other.state is DeploymentState.SUCCEEDED
-        and _start(other) >= started
-    ]
-    return min(ends, default=None)
 
 
 def _weeks(
