@@ -207,11 +207,13 @@ class _Timeline:
             if self.order[i].state is DeploymentState.SUCCEEDED:
                 end = _end(self.order[i])
                 earliest = end if earliest is None else min(earliest, end)
-        self._rollback_starts: dict[str, list[datetime]] = {}
+        # What each manual rollback that succeeded moved off: a version, or — for a release of
+        # many functions, whose versions are per function — the release digest.
+        self._rollback_starts: dict[tuple[str, str | None], list[datetime]] = {}
         for d in self.order:
-            off = d.previous_version
-            if d.kind is DeploymentKind.ROLLBACK and d.state is DeploymentState.SUCCEEDED and off:
-                self._rollback_starts.setdefault(off, []).append(_start(d))
+            if d.kind is DeploymentKind.ROLLBACK and d.state is DeploymentState.SUCCEEDED:
+                for key in (("version", d.previous_version), ("digest", d.previous_digest)):
+                    self._rollback_starts.setdefault(key, []).append(_start(d))
 
     def next_verified(self, deployment: Deployment) -> datetime | None:
         """When the env next served a verified version: the end of the first deployment or
@@ -220,8 +222,13 @@ class _Timeline:
 
     def taken_away(self, deployment: Deployment, succeeded_at: datetime) -> bool:
         """Whether a manual rollback that succeeded moved the alias off this deployment's
-        version, starting within 24 h of its success."""
-        starts = self._rollback_starts.get(deployment.version or "", [])
+        version (its release, for many functions), starting within 24 h of its success."""
+        key = (
+            ("version", deployment.version)
+            if deployment.version is not None
+            else ("digest", deployment.digest)
+        )
+        starts = self._rollback_starts.get(key, [])
         return any(timedelta(0) <= at - succeeded_at <= MANUAL_ROLLBACK_WINDOW for at in starts)
 
 

@@ -223,6 +223,17 @@ def test_a_manual_rollback_within_24_hours_of_success_makes_it_a_change_failure(
         assert metrics.failures[0].minutes_to_restore == pytest.approx(10 + hours * 60 + 5)
 
 
+def test_a_release_of_many_functions_is_taken_away_by_its_digest():
+    """Such a release has per-function versions only: the rollback names its digest."""
+    history = History()
+    shipped = history.deploy(MONDAY, minutes=10)
+    shipped.version = None
+    rollback = history.rollback(MONDAY + 2 * HOUR, off=shipped)
+    rollback.previous_version = None
+
+    assert [f.cause for f in history.metrics().failures] == ["manual_rollback"]
+
+
 def test_a_manual_rollback_that_failed_or_moved_another_version_takes_nothing_away():
     history = History()
     first = history.deploy(MONDAY)
