@@ -1,8 +1,8 @@
 """``serve`` in a real browser (DESIGN §11.7, issue 19): Chromium signs in through the test OIDC
 issuer's login form, reads the evidence, approves by clicking — and the next `deploy
 production` through the CLI goes through with the decision recorded as proven. A cross-site
-page's POST changes nothing; a deployment's page follows its progress without a reload.
-Screenshots of the main pages are kept as test artifacts.
+page's POST changes nothing; a deployment's page follows its progress without a reload; the
+metrics page shows the four charts. Screenshots of the main pages are kept as test artifacts.
 """
 
 from __future__ import annotations
@@ -85,6 +85,13 @@ def test_a_reviewer_signs_in_reads_the_evidence_approves_and_production_deploys(
         page.goto(served.absolute(path))
         shots(page, name)
     assert "intact" in page.goto(served.absolute("/audit")).text()
+
+    page.goto(served.absolute("/metrics?env=production"))
+    charts = page.locator("#charts figure svg")
+    assert charts.count() == 4
+    assert charts.first.bounding_box()["width"] > 200  # drawn, not an empty box
+    assert "1 succeeded" in page.inner_text("#figures")
+    shots(page, "metrics")
 
 
 class _Evil(BaseHTTPRequestHandler):

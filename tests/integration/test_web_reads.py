@@ -85,3 +85,28 @@ def test_the_environments_page_and_its_live_fragment(served: Served) -> None:
     assert "<html" not in fragment
     assert [a["id"] for a in approvals] == [served.request_id]
     assert approvals[0]["state"] == "open"
+
+
+def test_metrics_are_the_metrics_commands_figures_with_their_charts(served: Served) -> None:
+    _, cli = served.project.run("metrics", "staging", "--since", "7d", check=0)
+    with served.client() as client:
+        api = client.get("/api/metrics?env=staging&since=7d").json()
+        drawn = client.get("/api/metrics?env=staging&since=7d&charts=svg").json()
+        page = client.get("/metrics?env=staging&since=7d").text
+        bad_since = client.get("/api/metrics?since=tomorrow")
+        no_env = client.get("/metrics?env=nowhere")
+
+    def comparable(figures: dict[str, object]) -> dict[str, object]:
+        return {k: v for k, v in figures.items() if k not in ("since", "until")}
+
+    assert api["metrics"]["env"] == "staging"
+    assert api["metrics"]["deployments"] == 1
+    assert comparable(api["metrics"]) == comparable(cli["metrics"])
+    assert sorted(drawn["charts"]) == sorted(
+        ["deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore"]
+    )
+    assert all(svg.startswith("<svg") for svg in drawn["charts"].values())
+    assert page.count("<svg") == 4
+    assert 'id="chart-deployment_frequency"' in page
+    assert bad_since.status_code == 400
+    assert no_env.status_code == 404

@@ -115,5 +115,21 @@ def audit(request: Request) -> Response:
 
 
 def metrics(request: Request) -> Response:
+    """``metrics [ENV] --since … --json``'s ``metrics`` (DESIGN §11.8); ``charts=svg`` adds
+    the charts as SVG documents."""
+    from lambda_promote.web.metrics_view import DEFAULT_SINCE
+    from lambda_promote.web.metrics_view import metrics as read_metrics
+
     require_reader(request)
-    raise HttpProblem(404, "metrics are not part of this build yet", code="not_found")
+    params = request.query_params
+    view = read_metrics(
+        context_of(request),
+        env=params.get("env") or None,
+        since=params.get("since") or DEFAULT_SINCE,
+        charts=params.get("charts") == "svg",
+    )
+    answer: dict[str, Any] = {**reads.ok("metrics"), "metrics": view.figures}
+    if params.get("charts") == "svg":
+        answer["charts"] = view.charts
+        answer["charts_missing"] = view.charts_missing
+    return json_answer(answer)

@@ -10,7 +10,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lambda_promote.errors import ConfigError
@@ -99,6 +99,8 @@ class WebContext:
     target: Target
     oidc: OidcClient | None = None
     audit_check: Latest | None = None
+    # The newest metrics charts drawn (web/metrics_view.py): key → (charts, why none).
+    charts: dict[str, tuple[dict[str, str], str | None]] = field(default_factory=dict)
 
     @property
     def server(self) -> Server:

@@ -157,5 +157,20 @@ def audit(request: Request) -> Response:
 
 
 def metrics(request: Request) -> Response:
+    from lambda_promote.web.metrics_view import CHART_TITLES, DEFAULT_SINCE
+    from lambda_promote.web.metrics_view import metrics as read_metrics
+
     require_reader(request)
-    return page(request, "metrics.html", nav="metrics", charts=None)
+    ctx = context_of(request)
+    since = request.query_params.get("since") or DEFAULT_SINCE
+    env = request.query_params.get("env") or None
+    view = read_metrics(ctx, env=env, since=since, charts=True)
+    return page(
+        request,
+        "metrics.html",
+        nav="metrics",
+        view=view,
+        since=since,
+        titles=CHART_TITLES,
+        environments=list(ctx.config.environments),
+    )
