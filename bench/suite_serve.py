@@ -5,7 +5,8 @@ audit events, written through the ledger's API by ``seed.py``) and 50 approval r
 Requests go through Starlette's in-process test client, so the figures are the server's own
 time (routing, ledger queries, templates, JSON), not the network's. The audit page's first
 answer verifies the whole chain (60,000 events) and is reported apart: later answers reuse it
-until the chain's head moves.
+until the chain's head moves. The metrics cases take the whole seeded history as their window
+(every one of the 10,000 deployments); the page's charts are drawn once and kept.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ PATHS = (
     "/api/approvals",
     "/audit",
     "/api/audit",
+    "/api/metrics?env=staging&since=2023-12-31",
+    "/metrics?env=staging&since=2023-12-31",
 )
 
 
