@@ -113,12 +113,14 @@ def serving(
     require_login: bool = False,
     requester: str = "alice",
     state: str | None = None,
+    base_url: str | None = None,
 ) -> Iterator[Served]:
     import uvicorn
 
     sock = free_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = server_block(url, issuer.url if issuer else None, require_login=require_login)
+    public = base_url or url  # a proxy's https address, say; the tests still reach ``url``
+    server = server_block(public, issuer.url if issuer else None, require_login=require_login)
     project, request_id, digest = prepared_project(root, server, requester=requester, state=state)
     os.environ[SECRET_ENV] = SECRET
     config = snapshot.load(root / "promote.yaml", check_source=False)

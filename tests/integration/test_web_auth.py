@@ -360,3 +360,20 @@ def test_with_the_audit_key_a_web_decision_is_attested_and_admits_the_deploy(
         assert verified["audit"]["key_id"] is not None
         assert verified["audit"]["unauthenticated"] == []
         served.project.run("deploy", "production", user="ops", check=0)
+
+
+def test_under_an_https_base_url_the_cookie_is_secure_and_hsts_is_sent(tmp_path: Path) -> None:
+    """Behind a TLS proxy (base_url https): the cookie never travels over plain http."""
+    with (
+        running_issuer() as issuer,
+        serving(tmp_path / "p", issuer=issuer, base_url="https://deploys.example.com") as served,
+        served.client() as client,
+    ):
+        answer = client.get("/login")
+    assert answer.status_code == 302
+    redirect = "redirect_uri=https%3A%2F%2Fdeploys.example.com%2Fauth%2Fcallback"
+    assert redirect in answer.headers["location"]
+    cookie = answer.headers["set-cookie"].lower()
+    assert "secure" in cookie
+    assert "httponly" in cookie
+    assert answer.headers["strict-transport-security"].startswith("max-age=")
