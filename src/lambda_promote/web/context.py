@@ -99,8 +99,8 @@ class WebContext:
     target: Target
     oidc: OidcClient | None = None
     audit_check: Latest | None = None
-    # The newest metrics charts drawn (web/metrics_view.py): key → (charts, why none).
-    charts: dict[str, tuple[dict[str, str], str | None]] = field(default_factory=dict)
+    # The newest metrics answer (web/metrics_view.py ``Kept``), by env, window and head.
+    charts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def server(self) -> Server:
