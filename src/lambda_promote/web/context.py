@@ -67,6 +67,11 @@ class Latest:
         self._value: dict[str, Any] | None = None
         self._running: threading.Event | None = None
 
+    def covers(self, prefix: str) -> bool:
+        """Whether the answer kept was computed for a key starting with ``prefix``."""
+        with self._lock:
+            return self._key is not None and self._key.startswith(f"{prefix}:")
+
     def get(self, key: str, *, wait: float) -> tuple[dict[str, Any] | None, bool]:
         """``(answer, fresh)``: the answer for ``key`` if ready within ``wait`` seconds
         (fresh), else the previous one (or None) while the new one is computed."""

@@ -147,13 +147,8 @@ def _first(form: dict[str, list[str]], name: str) -> str | None:
 def audit(request: Request) -> Response:
     require_reader(request)
     ctx = context_of(request)
-    return page(
-        request,
-        "audit.html",
-        nav="audit",
-        audit=reads.audit_state(ctx),
-        events=reads.recent_events(ctx),
-    )
+    events = reads.recent_events(ctx)  # first: a verification under way holds the ledger
+    return page(request, "audit.html", nav="audit", audit=reads.audit_state(ctx), events=events)
 
 
 def metrics(request: Request) -> Response:
