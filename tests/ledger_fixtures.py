@@ -12,7 +12,7 @@ import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -89,6 +89,59 @@ def postgres_schema() -> Iterator[str]:
 
 
 OpenLedger = Callable[..., Ledger]
+DYNAMO_REGION = "us-east-1"
+
+
+@contextmanager
+def aws_environment(root: Path, *, endpoint: str | None) -> Iterator[None]:
+    """Fake credentials, no way to a real account (as ``aws_fixtures.isolate_aws_env``),
+    for code outside a test function; the environment is restored afterwards."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    for name in saved:
+        del os.environ[name]
+    absent = str(root / "no-aws-config")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=DYNAMO_REGION,
+        AWS_CONFIG_FILE=absent,
+        AWS_SHARED_CREDENTIALS_FILE=absent,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    if endpoint is not None:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+    try:
+        yield
+    finally:
+        for name in [k for k in os.environ if k.startswith("AWS_")]:
+            del os.environ[name]
+        os.environ.update(saved)
+
+
+@contextmanager
+def dynamodb_table(*, server: bool, root: Path, create: bool = True) -> Iterator[str]:
+    """A ``dynamodb://`` state URL on a fresh table: in moto in-process, or in moto's server
+    on 127.0.0.1 (``AWS_ENDPOINT_URL``); ``create=False`` leaves the table to be made."""
+    from moto import mock_aws
+
+    from aws_fixtures import shared_server_url
+    from lambda_promote.ledger.dynamo_table import DynamoTable
+    from lambda_promote.ledger.dynamo_url import parse_dynamodb
+
+    url = f"dynamodb://lp-test-{uuid.uuid4().hex[:12]}?region={DYNAMO_REGION}"
+    endpoint = shared_server_url() if server else None
+    with aws_environment(root, endpoint=endpoint), ExitStack() as stack:
+        if not server:
+            stack.enter_context(mock_aws())
+        table = DynamoTable(parse_dynamodb(url))
+        if create:
+            table.create(tags={"purpose": "test"})
+        try:
+            yield url
+        finally:
+            if table.exists():
+                table.client.delete_table(TableName=table.name)
 
 
 @contextmanager
@@ -97,10 +150,14 @@ def ledger_opener(kind: str, root: Path) -> Iterator[tuple[str | None, OpenLedge
     reopen the same database, the memory one starts empty). Everything opened is closed."""
     opened: list[Ledger] = []
 
-    def opener(url: str | None, *, lite: bool = False) -> OpenLedger:
+    def opener(url: str | None, *, lite: bool = False, dynamo: bool = False) -> OpenLedger:
         def open_(**options: object) -> Ledger:
             ledger: Ledger
-            if url is None:
+            if dynamo:
+                from lambda_promote.ledger.dynamo import open_ledger as open_dynamo
+
+                ledger = open_dynamo(url, **options)  # type: ignore[arg-type]
+            elif url is None:
                 ledger = MemoryLedger(**options)  # type: ignore[arg-type]
             elif lite:
                 ledger = choose.open_ledger(url, root=root, **options)  # type: ignore[arg-type]
@@ -119,6 +176,9 @@ def ledger_opener(kind: str, root: Path) -> Iterator[tuple[str | None, OpenLedge
             yield SQLITE_URL, opener(SQLITE_URL)
         elif kind == "sqlite-stdlib":
             yield SQLITE_URL, opener(SQLITE_URL, lite=True)
+        elif kind.startswith("dynamodb"):
+            with dynamodb_table(server=kind == "dynamodb-server", root=root) as url:
+                yield url, opener(url, dynamo=True)
         else:
             with postgres_schema() as url:
                 yield url, opener(url)
@@ -135,5 +195,7 @@ ALL_KINDS = [
     "sqlite",
     "sqlite-stdlib",
     pytest.param("postgres", marks=pytest.mark.postgres),
+    "dynamodb",
+    "dynamodb-server",
 ]
 SQL_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -1,0 +1,169 @@
+"""``lambda-promote state migrate --to URL`` (DESIGN §11.6): a whole ledger copied between
+any two backends — SQLite, PostgreSQL, DynamoDB — with every id, time, insertion order,
+audit hash and key id as it was.
+
+    plan     read the source (``Records``), refuse when an environment is locked there (a
+             deployment is in flight: copying its half would strand it)
+    prepare  create the destination's schema or table when missing
+    refuse   a destination that holds records — unless they are *our own* interrupted copy:
+             SQL destinations are written in one transaction (an interrupted copy left
+             nothing); a DynamoDB destination gets a marker item first, naming the source,
+             and only a destination whose marker names this same source is resumed
+    copy     everything, then mark the copy done
+    verify   read the destination back: the counts must match and ``audit.verify`` must
+             accept its chain (with LAMBDA_PROMOTE_AUDIT_KEY when the events are keyed)
+
+The backends implement ``Store``: ``transfer_sql`` (SQLAlchemy) and ``dynamo_transfer``
+(boto3). Neither is imported until a command needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from lambda_promote.errors import LedgerError, UsageError
+from lambda_promote.ledger import rules
+from lambda_promote.ledger.dynamo_url import is_dynamodb, scheme_of
+from lambda_promote.model import ApprovalRequest, Artifact, AuditEvent, Deployment
+
+
+@dataclass
+class Records:
+    """A whole ledger, oldest first within each kind (the order records were inserted)."""
+
+    artifacts: list[Artifact] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)  # with transitions, checks
+    requests: list[ApprovalRequest] = field(default_factory=list)  # with decisions
+    audit: list[AuditEvent] = field(default_factory=list)
+    locks: int = 0  # locks are never copied: a held one refuses the migration
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "artifacts": len(self.artifacts),
+            "deployments": len(self.deployments),
+            "transitions": sum(len(d.transitions) for d in self.deployments),
+            "checks": sum(len(d.checks) for d in self.deployments),
+            "approval_requests": len(self.requests),
+            "approval_decisions": sum(len(r.decisions) for r in self.requests),
+            "audit_events": len(self.audit),
+        }
+
+
+class Store(Protocol):
+    shown: str
+
+    def read(self) -> Records: ...
+
+    def prepare(self) -> bool:
+        """Create the schema or table when missing; True when something was created."""
+        ...
+
+    def foreign_records(self, source: str) -> bool:
+        """Whether the destination holds records that are not an interrupted copy of
+        ``source`` (which a new run may complete)."""
+        ...
+
+    def write(self, records: Records, *, source: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def audit_row(event: AuditEvent) -> dict[str, Any]:
+    """An event as a row, exactly as it was read (not re-checked: a source's chain is copied
+    as it is and verified at the destination). Details that were not JSON stay that text."""
+    details: Any = event.details
+    text = details if isinstance(details, str) else rules.dump_json(details, what="details")
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "actor": event.actor,
+        "action": event.action,
+        "env": event.env,
+        "digest": event.digest,
+        "reason": event.reason,
+        "details": text,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+        "key_id": event.key_id,
+    }
+
+
+def open_store(url: str, *, root: Path) -> Store:
+    scheme_of(url)
+    if is_dynamodb(url):
+        from lambda_promote.targets import require_boto3
+
+        require_boto3(needed_for=f"state: {url}")
+        from lambda_promote.ledger.dynamo_transfer import DynamoStore
+
+        return DynamoStore(url)
+    from lambda_promote.ledger.transfer_sql import SqlStore
+
+    return SqlStore(url, root=root)
+
+
+@dataclass(frozen=True)
+class Migration:
+    source: str
+    destination: str
+    counts: dict[str, int]
+    created: bool
+    audit_head: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "from": self.source,
+            "to": self.destination,
+            "counts": self.counts,
+            "created": self.created,
+            "audit_head": self.audit_head,
+            "verified": True,
+        }
+
+
+def migrate(
+    source: Store, destination: Store, *, verify: Callable[[list[AuditEvent]], str | None]
+) -> Migration:
+    """Copy ``source`` into ``destination`` (see the module doc); ``verify`` checks a chain
+    and returns its head hash, raising when it is broken."""
+    if source.shown == destination.shown:
+        raise UsageError(
+            f"--to names the ledger this project already uses ({source.shown})",
+            hint="give another URL; the source is `state` (or LAMBDA_PROMOTE_STATE)",
+        )
+    records = source.read()
+    if records.locks:
+        raise LedgerError(
+            f"the ledger at {source.shown} holds {records.locks} environment lock(s): a "
+            "deployment is in flight",
+            hint="let it finish (or resolve it with `lambda-promote status` / `unlock`), then "
+            "migrate; nothing was copied",
+            code="ledger_busy",
+        )
+    created = destination.prepare()
+    if destination.foreign_records(source.shown):
+        raise LedgerError(
+            f"the destination {destination.shown} already holds a ledger; state migrate "
+            "copies only into an empty one",
+            hint="point --to at a new table, database or schema (nothing was copied)",
+            code="destination_not_empty",
+        )
+    destination.write(records, source=source.shown)
+    copied = destination.read()
+    if copied.counts() != records.counts():
+        raise LedgerError(
+            f"the copy at {destination.shown} does not hold what {source.shown} holds: "
+            f"{copied.counts()} instead of {records.counts()}",
+            hint="run the same command again: an interrupted copy is completed",
+        )
+    head = verify(copied.audit)
+    return Migration(
+        source=source.shown,
+        destination=destination.shown,
+        counts=records.counts(),
+        created=created,
+        audit_head=head,
+    )
