@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -90,6 +92,29 @@ def postgres_schema() -> Iterator[str]:
 
 OpenLedger = Callable[..., Ledger]
 DYNAMO_REGION = "us-east-1"
+_MOTO_ITEM_CALLS = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item")
+_moto_guard = threading.RLock()
+
+
+def atomic_moto_dynamodb() -> None:
+    """Real DynamoDB applies each conditional write (and each transaction) atomically; moto's
+    backend checks the condition and then writes, so two threads of its threaded server (or
+    of one test process) can both pass one condition. Each item call is serialised here, in
+    the process that runs moto, so the races the ledger relies on DynamoDB to decide are
+    decided as AWS decides them. Applied once; harmless for code that does not race."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _MOTO_ITEM_CALLS:
+        method = getattr(DynamoDBBackend, name)
+        if getattr(method, "_serialised", False):
+            continue
+
+        def serialised(self: object, *args: object, _method: Any = method, **kw: object) -> Any:
+            with _moto_guard:
+                return _method(self, *args, **kw)
+
+        serialised._serialised = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialised)
 
 
 @contextmanager
@@ -129,6 +154,7 @@ def dynamodb_table(*, server: bool, root: Path, create: bool = True) -> Iterator
     from lambda_promote.ledger.dynamo_table import DynamoTable
     from lambda_promote.ledger.dynamo_url import parse_dynamodb
 
+    atomic_moto_dynamodb()
     url = f"dynamodb://lp-test-{uuid.uuid4().hex[:12]}?region={DYNAMO_REGION}"
     endpoint = shared_server_url() if server else None
     with aws_environment(root, endpoint=endpoint), ExitStack() as stack:
