@@ -107,9 +107,7 @@ def test_a_destination_holding_a_ledger_is_refused_and_left_alone(
     assert records(dynamo_url, other.root) == before
 
     # Into SQL too: a SQLite file that holds a ledger is refused.
-    _, body = project.run(
-        "state", "migrate", "--to", "sqlite:///other.db", env={**KEY}, check=0
-    )
+    _, body = project.run("state", "migrate", "--to", "sqlite:///other.db", env={**KEY}, check=0)
     _, body = project.run("state", "migrate", "--to", "sqlite:///other.db", env=KEY, check=1)
     assert body["error"]["code"] == "destination_not_empty"
 
