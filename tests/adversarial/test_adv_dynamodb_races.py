@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 
 from cli_project import Project, make_project
-from ledger_fixtures import dynamodb_table
 from lambda_promote.errors import GateBlocked
 from lambda_promote.ledger.dynamo import open_ledger
 from lambda_promote.model import ApprovalDecision, ApprovalRequest, RequestState
+from ledger_fixtures import dynamodb_table
 
 RACERS = 20
 ROUNDS = 2

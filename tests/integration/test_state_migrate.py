@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from cli_project import Project, make_project
-from ledger_fixtures import dynamodb_table, postgres_schema
 from lambda_promote.ledger.dynamo_transfer import DynamoStore
 from lambda_promote.ledger.transfer import Records, open_store
+from ledger_fixtures import dynamodb_table, postgres_schema
 
 KEY = {"LAMBDA_PROMOTE_AUDIT_KEY": "a-key-for-the-chain"}
 
@@ -131,7 +131,7 @@ def test_an_interrupted_copy_into_dynamodb_is_completed_by_running_it_again(
     with pytest.raises(Interrupted):
         destination.write(source, source=_shown_source(project))
     partial = records(dynamo_url, project.root)
-    assert 0 < partial.counts()["deployments"] + partial.counts()["artifacts"]
+    assert partial.counts()["deployments"] + partial.counts()["artifacts"] > 0
     assert partial != source
 
     _, body = project.run("state", "migrate", "--to", dynamo_url, env=KEY, check=0)
