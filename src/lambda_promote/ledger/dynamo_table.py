@@ -222,6 +222,24 @@ class DynamoTable:
             "tags": dict(tags),
         }
 
+    def health(self) -> dict[str, Any]:
+        """What ``doctor`` judges: the table, its billing, point-in-time recovery, indexes."""
+        with self.translated("DescribeTable"):
+            table = self.client.describe_table(TableName=self.name)["Table"]
+        with self.translated("DescribeContinuousBackups"):
+            backups = self.client.describe_continuous_backups(TableName=self.name)
+        recovery = backups["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
+        return {
+            "table": self.name,
+            "region": self.where.region,
+            "status": table.get("TableStatus", ""),
+            "billing": table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
+            "point_in_time_recovery": recovery.get("PointInTimeRecoveryStatus") == "ENABLED",
+            "missing_indexes": sorted(
+                set(INDEXES) - {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+            ),
+        }
+
     # --- errors ---------------------------------------------------------------------------
     @contextmanager
     def translated(self, operation: str) -> Iterator[None]:
