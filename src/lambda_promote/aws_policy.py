@@ -75,7 +75,7 @@ CALLS: tuple[Call, ...] = (
          ("build",)),
     Call("dynamodb", "GetItem", "dynamodb:GetItem", "table",
          "the ledger: a record by id, a lock, a request (consistent reads)",
-         ("deploy", "read", "build")),
+         ("deploy", "read")),
     Call("dynamodb", "Query", "dynamodb:Query", "table",
          "the ledger: history, pending approvals, prefixes, the audit trail",
          ("deploy", "read", "build")),
