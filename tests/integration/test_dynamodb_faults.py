@@ -120,7 +120,7 @@ def test_a_missing_table_is_a_usage_error_naming_state_init(url: str):
     ledger = ledger_with(missing)
     for call in (
         lambda: ledger.deployments("staging"),
-        lambda: ledger.audit_head(),
+        ledger.audit_head,
         lambda: ledger.record_artifact(Artifact(digest=DIGEST, size=1, path="a.zip")),
     ):
         with pytest.raises(ConfigError) as refused:
