@@ -13,7 +13,8 @@ import pytest
 
 from cli_project import Project, make_project
 from lambda_promote.ledger.dynamo_transfer import DynamoStore
-from lambda_promote.ledger.transfer import Records, open_store
+from lambda_promote.ledger.records import Records
+from lambda_promote.ledger.transfer import open_store
 from ledger_fixtures import dynamodb_table, postgres_schema
 
 KEY = {"LAMBDA_PROMOTE_AUDIT_KEY": "a-key-for-the-chain"}

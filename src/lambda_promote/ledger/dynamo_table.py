@@ -92,7 +92,7 @@ class DynamoTable:
     @property
     def client(self) -> Any:
         if self._client is None:
-            with self.translated("DescribeEndpoints"):
+            with self.translated("opening a DynamoDB client"):
                 session = boto3.Session(region_name=self.where.region)
                 self._client = session.client("dynamodb", config=client_config(max_attempts=None))
         return self._client

@@ -18,7 +18,7 @@ from lambda_promote.ledger import dynamo_items as items
 from lambda_promote.ledger import rules
 from lambda_promote.ledger.dynamo_table import DynamoTable
 from lambda_promote.ledger.dynamo_url import parse_dynamodb
-from lambda_promote.ledger.transfer import Records, audit_row
+from lambda_promote.ledger.records import Records, audit_row
 
 _COPYING, _DONE = "copying", "done"
 

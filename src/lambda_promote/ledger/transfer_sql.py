@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from lambda_promote.ledger import migrate, rows
 from lambda_promote.ledger.engine import create_ledger_engine, ledger_url, reading, writing
+from lambda_promote.ledger.records import Records, audit_row
 from lambda_promote.ledger.tables import (
     approval_decisions,
     approval_requests,
@@ -23,7 +24,6 @@ from lambda_promote.ledger.tables import (
     locks,
     transitions,
 )
-from lambda_promote.ledger.transfer import Records, audit_row
 from lambda_promote.model import DeploymentState, Transition
 
 _RECORD_TABLES = (artifacts, deployments, approval_requests, audit_events)
