@@ -15,11 +15,11 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from bench.aws_world import REGION, MotoWorld, aws_env, summary
+from bench.aws_world import REGION, MotoWorld, aws_env
 from bench.common import RUNTIME, Section, Settings, child_env, copy_sample, scratch, set_revision
-from bench.harness import Case, CaseFailed, Result, Run, measure
+from bench.harness import CaseFailed, Result, Run
+from bench.suite_aws import _AwsBench
 
 GROUP = "ledger"
 BACKENDS = {"SQLite": "sqlite:///.lambda-promote/state.db", "DynamoDB": None}
@@ -60,26 +60,8 @@ def run(settings: Settings, *, lp: list[str], log: Callable[[str], None]) -> Sec
     return section
 
 
-class _LedgerBench:
-    def __init__(
-        self, world: MotoWorld, env: dict[str, str], settings: Settings, log: Callable[[str], None]
-    ) -> None:
-        self.world, self.env, self.settings, self.log = world, env, settings, log
-
-    def measure(self, label: str, prepare: Callable[[int], Run]) -> Result:
-        self.log(f"ledger: {label}")
-        marks: list[int] = []
-
-        def marked(index: int) -> Run:
-            run = prepare(index)
-            marks.append(self.world.log.mark())
-            return run
-
-        def inspect(_: Run, done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-            return summary(self.world.log.since(marks[-1]))
-
-        case = Case(label, GROUP, marked, inspect=inspect)
-        return measure(case, repeat=self.settings.repeat, warmup=self.settings.warmup)
+class _LedgerBench(_AwsBench):
+    """The deploy suite's timing and call counting, for the ledger's cases."""
 
     def cases(self, lp: list[str], project: tuple[Path, list[str]], backend: str) -> list[Result]:
         folder, digests = project
@@ -88,7 +70,7 @@ class _LedgerBench:
             return [*lp, "deploy", "staging", "--artifact", digests[index % 2], "--json"]
 
         def rollback(index: int) -> Run:
-            _untimed(deploy_argv(index + 1), folder, self.env)
+            self.untimed(deploy_argv(index + 1), folder)
             return Run([*lp, "rollback", "staging", "--json"], folder, self.env)
 
         return [

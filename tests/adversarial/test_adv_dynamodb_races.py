@@ -13,15 +13,13 @@ the nineteen others have exited: "one winner per round" is then a fact, not a ti
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
+from test_adv_concurrent_deployers import finish
 
 from cli_project import Project, make_project
 from lambda_promote.errors import GateBlocked
@@ -63,14 +61,6 @@ def team(tmp_path: Path) -> Iterator[tuple[Project, str]]:
 def gated(project: Project, release: str) -> Path:
     (project.root / "src" / "app.py").write_text(GATED_APP.format(release=release))
     return Path(f"{project.flag}.open")
-
-
-def finish(proc: subprocess.Popen[str]) -> tuple[int, dict[str, Any]]:
-    out, err = proc.communicate(timeout=300)
-    try:
-        return proc.returncode, json.loads(out)
-    except ValueError as exc:
-        raise AssertionError(f"not one JSON object: {out!r}\n{err}") from exc
 
 
 def test_twenty_deployers_one_winner_per_round_the_rest_exit_6_the_chain_verifies(team):

@@ -199,10 +199,12 @@ def _dynamodb_state(url: str, found: Findings) -> None:
     from lambda_promote.errors import ConfigError
     from lambda_promote.ledger.dynamo_url import parse_dynamodb
 
+    probe = url if "region=" in url else _with_region(url)
     try:
-        parse_dynamodb(url if "region=" in url else _with_region(url))
+        parse_dynamodb(probe)
     except ConfigError as error:
-        found.error(("state",), error.message.removeprefix("state: "), error.hint)
+        said = error.message.removeprefix("state: ").replace(probe, url)
+        found.error(("state",), said, error.hint)
 
 
 def _with_region(url: str) -> str:
