@@ -151,7 +151,7 @@ RULE_CASES = [
         "state that is a bare file name",
         two_envs(top="state: state.db\n"),
         "state",
-        'state: expected a SQLAlchemy URL for SQLite or PostgreSQL, or dynamodb://TABLE, got '
+        "state: expected a SQLAlchemy URL for SQLite or PostgreSQL, or dynamodb://TABLE, got "
         '"state.db"',
         "sqlite:///.lambda-promote/state.db",
     ),

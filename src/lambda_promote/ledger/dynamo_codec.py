@@ -138,9 +138,7 @@ def _plain(value: Any) -> Any:
 
 @cache
 def _hints(cls: type) -> dict[str, Any]:
-    from lambda_promote import model
-
-    return typing.get_type_hints(cls, vars(model))
+    return typing.get_type_hints(cls)  # resolved in the module that defines ``cls``
 
 
 def _typed(hint: Any, value: Any) -> Any:
@@ -157,6 +155,9 @@ def _typed(hint: Any, value: Any) -> Any:
     if origin is list and isinstance(value, list):
         inner = typing.get_args(hint)[0] if typing.get_args(hint) else Any
         return [_typed(inner, item) for item in value]
+    if origin is dict and isinstance(value, dict) and len(typing.get_args(hint)) == 2:
+        inner = typing.get_args(hint)[1]
+        return {k: _typed(inner, item) for k, item in value.items()}
     if hint is datetime and isinstance(value, str):
         return datetime.fromisoformat(value).astimezone(UTC)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
