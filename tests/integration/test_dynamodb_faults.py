@@ -127,3 +127,20 @@ def test_a_missing_table_is_a_usage_error_naming_state_init(url: str):
             call()
         assert refused.value.code == "state_missing"
         assert "lambda-promote state init" in refused.value.hint
+
+
+def test_a_transaction_refused_for_another_reason_is_named(url: str):
+    def refuse(events: Any) -> None:
+        def answer(**_: Any) -> Any:
+            response, parsed = error_answer(400, "TransactionCanceledException", "cancelled")
+            parsed["CancellationReasons"] = [{"Code": "None"}, {"Code": "ValidationError"}]
+            return response, parsed
+
+        events.register("before-call.dynamodb.TransactWriteItems", answer)
+
+    ledger = ledger_with(url, refuse)
+    with pytest.raises(LedgerError, match="refused a transaction: ValidationError"):
+        ledger.create_deployment(
+            Deployment(id="d-1", env="staging", digest=DIGEST, state=DeploymentState.PENDING)
+        )
+    assert ledger_with(url).get_deployment("d-1") is None

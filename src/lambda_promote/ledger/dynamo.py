@@ -180,13 +180,17 @@ class DynamoLedger:
             )
         actions = [{"Put": {"Item": main, "ConditionExpression": "attribute_not_exists(pk)"}}]
         actions += [{"Put": {"Item": child}} for child in children]
-        try:
-            self.table.transact(actions)
-        except ClientError as error:
-            if cancel_reasons(error)[:1] == ["ConditionalCheckFailed"]:
-                raise rules.duplicate_deployment(deployment.id) from None
-            raise
-        return self._load(deployment.id)
+        for _ in range(_ATTEMPTS):
+            try:
+                self.table.transact(actions)
+                return self._load(deployment.id)
+            except ClientError as error:
+                if cancel_reasons(error)[:1] == ["ConditionalCheckFailed"]:
+                    raise rules.duplicate_deployment(deployment.id) from None
+                if not _lost(error):
+                    raise
+                # A concurrent transaction on the same items: DynamoDB asks us to try again.
+        raise _lost_race(f"deployment {deployment.id}")
 
     def transition(
         self, deployment_id: str, state: DeploymentState, *, note: str = "", **fields: Any

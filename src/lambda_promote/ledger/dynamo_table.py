@@ -123,9 +123,22 @@ class DynamoTable:
         return decode(answer.get("Attributes") or {})
 
     def transact(self, actions: Sequence[Mapping[str, Any]]) -> None:
-        """``actions``: ``{"Put": {...}}`` etc. with plain items/keys (encoded here)."""
-        with self.translated("TransactWriteItems"):
-            self.client.transact_write_items(TransactItems=[self._action(a) for a in actions])
+        """``actions``: ``{"Put": {...}}`` etc. with plain items/keys (encoded here). A
+        transaction cancelled by one of its conditions or by a concurrent transaction on the
+        same items is raised as it is (the caller re-reads and retries, or names the
+        conflict); cancelled for any other reason, it is a ``LedgerError`` naming them."""
+        try:
+            with self.translated("TransactWriteItems"):
+                self.client.transact_write_items(TransactItems=[self._action(a) for a in actions])
+        except ClientError as error:
+            reasons = cancel_reasons(error)
+            if not reasons or {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons):
+                raise
+            said = ", ".join(r for r in reasons if r != "None")
+            raise LedgerError(
+                f"the ledger at {self.shown} refused a transaction: {said}",
+                hint="try again; if it persists, check the table's limits and throttling",
+            ) from error
 
     def query(
         self, *, index: str | None = None, limit: int | None = None, **options: Any
