@@ -197,6 +197,10 @@ class Deployment:
     configuration: dict[str, Any] | None = None
     configuration_digest: str | None = None
     release_configuration: dict[str, Any] | None = None
+    # A many-function release (DESIGN §11.4): per function of the release, its ``digest``,
+    # ``version``, ``previous_version``, ``previous_digest``, ``function_name`` and whether
+    # its alias ``moved``. None for a single-function release (``version`` says it all).
+    functions: dict[str, Any] | None = None
 
     @property
     def short_digest(self) -> str:
@@ -359,6 +363,9 @@ class Evidence:
     commits: tuple[str, ...] = ()
     source: SourceEvidence | None = None
     configuration: ConfigurationEvidence | None = None
+    # A many-function release (DESIGN §11.4): per function its ``digest``, ``commit``,
+    # ``live_version`` and ``configuration`` (ConfigurationEvidence.to_json()).
+    functions: dict[str, dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -378,6 +385,8 @@ class Evidence:
             }
         if self.configuration is not None:
             body["configuration"] = self.configuration.to_json()
+        if self.functions is not None:
+            body["functions"] = {name: dict(entry) for name, entry in self.functions.items()}
         return body
 
     @classmethod
@@ -405,6 +414,7 @@ class Evidence:
             if isinstance(source, dict)
             else None,
             configuration=ConfigurationEvidence.from_json(data.get("configuration")),
+            functions=_functions_or_none(data.get("functions")),
         )
 
 
@@ -425,3 +435,9 @@ class AuditEvent:
     # Which key signed it (``audit.key_id``, never the key); None: no key, or written before
     # key ids were recorded.
     key_id: str | None = None
+
+
+def _functions_or_none(data: Any) -> dict[str, dict[str, Any]] | None:
+    if not isinstance(data, dict):
+        return None
+    return {str(k): dict(v) for k, v in data.items() if isinstance(v, dict)}

@@ -162,6 +162,8 @@ class LiteLedger:
         note = self.redactor(note)
         if "rollback" in changes:
             changes["rollback"] = rules.dump_json(changes["rollback"], what="the rollback")
+        if "functions" in changes:
+            changes["functions"] = rules.dump_json(changes["functions"], what="the functions")
         at = self._clock()
         values = {"state": state.value, "updated_at": at, **changes}
         assignments = ", ".join(f'"{name}" = ?' for name in values)
