@@ -153,3 +153,34 @@ def _shown_source(project: Project) -> str:
         return store.shown
     finally:
         store.close()
+
+
+def test_a_many_function_release_travels_with_its_functions(tmp_path: Path):
+    """Fields added to the records (here §11.4's ``functions``) travel to DynamoDB and back
+    without a change to the migration."""
+    from lambda_promote.ledger.sql import open_ledger
+    from lambda_promote.ledger.transfer import migrate
+    from lambda_promote.model import Deployment, DeploymentState
+
+    functions = {"api": {"digest": "a" * 64, "version": "4", "moved": True}}
+    with open_ledger(SQLITE, root=tmp_path) as ledger:
+        ledger.create_deployment(
+            Deployment(
+                id="d-1", env="staging", digest="ab" * 32, state=DeploymentState.PENDING,
+                functions=functions,
+            )
+        )  # fmt: skip
+        ledger.transition("d-1", DeploymentState.SUCCEEDED, functions=functions)
+    with dynamodb_table(server=False, root=tmp_path, create=False) as url:
+        source, there = open_store(SQLITE, root=tmp_path), open_store(url, root=tmp_path)
+        back = open_store("sqlite:///back.db", root=tmp_path)
+        migrate(source, there, verify=lambda events: None)
+        migrate(there, back, verify=lambda events: None)
+        copied = back.read()
+        assert copied == source.read()
+        assert copied.deployments[0].functions == functions
+        for store in (source, there, back):
+            store.close()
+
+
+SQLITE = "sqlite:///.lambda-promote/state.db"
