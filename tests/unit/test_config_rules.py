@@ -167,7 +167,7 @@ RULE_CASES = [
         "state for an unknown database hides the password",
         two_envs(top="state: oracle://deploy:hunter2@db/promote\n"),
         "state",
-        "state: expected a SQLAlchemy URL for SQLite or PostgreSQL, "
+        "state: expected a SQLAlchemy URL for SQLite or PostgreSQL, or dynamodb://TABLE, "
         'got "oracle://deploy:***@db/promote"',
         "postgresql+psycopg://user@host:5432/dbname",
     ),
