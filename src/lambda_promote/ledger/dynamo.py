@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -69,10 +70,7 @@ from lambda_promote.model import (
 )
 from lambda_promote.notify.redact import Redactor
 
-if TYPE_CHECKING:
-    from datetime import datetime
-
-Clock = Callable[[], "datetime"]
+Clock = Callable[[], datetime]
 _LIVE = frozenset(s for s in DeploymentState if not s.terminal)
 _ATTEMPTS = 5  # optimistic writes that lose to a concurrent writer re-read this often
 _MAX_ACTIONS = 100  # TransactWriteItems' limit
@@ -309,22 +307,29 @@ class DynamoLedger:
         env: str | None = None,
         *,
         states: Sequence[DeploymentState] | None = None,
+        since: datetime | None = None,
         limit: int | None = 50,
     ) -> list[Deployment]:
         wanted = None if states is None else {DeploymentState(s) for s in states}
         if env is not None and wanted is not None and wanted <= _LIVE:
-            index, partition = "live", ("lpk", f"{DEPLOYMENT}#{env}")
+            index, (name, sort) = "live", ("lpk", "lsk")
         elif env is not None:
-            index, partition = "by_env", ("epk", f"{DEPLOYMENT}#{env}")
+            index, (name, sort) = "by_env", ("epk", "esk")
         else:
-            index, partition = "by_kind", ("kpk", DEPLOYMENT)
+            index, (name, sort) = "by_kind", ("kpk", "ksk")
+        condition = f"{name} = :p"
+        values = {":p": DEPLOYMENT if env is None else f"{DEPLOYMENT}#{env}"}
+        if since is not None:
+            # Sort keys start with the creation time: the window is a key condition.
+            condition += f" AND {sort} >= :since"
+            values[":since"] = codec.stamp(since)
         found = _newest(
             self.table.query(
                 index=index,
                 limit=_page(limit),
                 ScanIndexForward=False,
-                KeyConditionExpression=f"{partition[0]} = :p",
-                ExpressionAttributeValues={":p": partition[1]},
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
             ),
             keep=lambda item: wanted is None or DeploymentState(item["state"]) in wanted,
             limit=limit,
