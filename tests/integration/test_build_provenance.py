@@ -58,6 +58,9 @@ def test_outside_a_repository_there_is_no_provenance_and_no_error(tmp_path: Path
     assert provenance.branch is None
 
 
+COMMIT = ("commit", "-q", "-m", "rebased")
+
+
 def test_the_committer_time_is_read_in_utc_not_the_author_time(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -69,8 +72,7 @@ def test_the_committer_time_is_read_in_utc_not_the_author_time(tmp_path: Path) -
         "GIT_COMMITTER_DATE": "2026-03-04T10:20:30+02:00",
     }
     subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-        + ["commit", "-q", "-m", "rebased"],
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *COMMIT],
         check=True,
         capture_output=True,
         env={**os.environ, **dates},

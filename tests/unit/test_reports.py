@@ -285,6 +285,6 @@ def test_a_report_says_when_the_commit_was_committed_when_the_ledger_knows() -> 
     markdown = full_report("md", committed_at=committed)
 
     assert body["committed_at"] == "2026-11-28T07:15:00Z"
-    assert "| Committed | 2026-11-28 07:15:00 |" in markdown
+    assert "| **Committed** | 2026-11-28 07:15:00 |" in markdown
     assert json.loads(full_report("json"))["committed_at"] is None
     assert "Committed" not in full_report("md")
