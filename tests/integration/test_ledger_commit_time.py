@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from lambda_promote.ledger import migrate, rows, tables
-from lambda_promote.ledger.engine import create_ledger_engine, writing
+from lambda_promote.ledger import rows, tables
 from lambda_promote.model import Artifact
-from ledger_fixtures import ALL_KINDS, OpenLedger, ledger_opener
+from ledger_fixtures import ALL_KINDS, OpenLedger, at_revision, ledger_opener
 
 OLD, NEW = "a" * 64, "b" * 64
 BUILT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -62,23 +61,12 @@ def test_an_artifact_keeps_its_commit_time_in_utc(make_ledger: OpenLedger):
 def test_a_ledger_of_revision_0005_is_upgraded_and_its_old_artifacts_have_no_commit_time(
     kind: str, tmp_path: Path
 ):
-    from alembic import command
-    from alembic.config import Config
-
     with ledger_opener(kind, tmp_path) as (url, open_):
         assert url is not None
-        engine = create_ledger_engine(url, root=tmp_path)
-        try:
-            with writing(engine) as connection:
-                config = Config()
-                config.set_main_option("script_location", str(migrate.MIGRATIONS))
-                config.attributes["connection"] = connection
-                command.upgrade(config, "0005")
-                row = rows.artifact_row(_artifact(OLD, None))
-                del row["committed_at"]  # the columns of revision 0005
-                connection.execute(sa.insert(tables.artifacts).values(row))
-        finally:
-            engine.dispose()
+        with at_revision(url, tmp_path, "0005") as connection:
+            row = rows.artifact_row(_artifact(OLD, None))
+            del row["committed_at"]  # the columns of revision 0005
+            connection.execute(sa.insert(tables.artifacts).values(row))
 
         ledger = open_()
         ledger.record_artifact(_artifact(NEW, COMMITTED))
