@@ -225,3 +225,25 @@ ALL_KINDS = [
     "dynamodb-server",
 ]
 SQL_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def at_revision(url: str, root: Path, revision: str) -> Iterator[sa.engine.Connection]:
+    """The ledger at ``url`` migrated to an older ``revision`` only, as an earlier
+    lambda-promote left it: a connection to write that era's rows through, committed on exit."""
+    from alembic import command
+    from alembic.config import Config
+
+    from lambda_promote.ledger import migrate
+    from lambda_promote.ledger.engine import create_ledger_engine, writing
+
+    engine = create_ledger_engine(url, root=root)
+    try:
+        with writing(engine) as connection:
+            config = Config()
+            config.set_main_option("script_location", str(migrate.MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            yield connection
+    finally:
+        engine.dispose()
