@@ -121,6 +121,9 @@ class AliasState:
     version: str | None
     revision_id: str | None = None
     digest: str | None = None
+    # A shift in progress (DESIGN §11.5): other version → share of the traffic (0 < w < 1),
+    # Lambda's RoutingConfig.AdditionalVersionWeights. Empty when ``version`` serves it all.
+    weights: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

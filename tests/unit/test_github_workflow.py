@@ -117,7 +117,32 @@ github:
   extras: [postgres]
 """
 
+CANARY = """\
+project: checkout
+state: postgresql+psycopg://ledger.internal/checkout
+environments:
+  staging:
+    function_name: checkout-staging
+    traffic: canary 10% 5m
+    alarms: [checkout-staging-errors]
+    hooks: {before_traffic: checkout-pre-traffic}
+    checks: [{name: ping, payload: {action: ping}, expect: {body: {ok: true}}}]
+  production:
+    function_name: checkout-production
+    promote_from: staging
+    traffic: Linear10PercentEvery3Minutes
+    bake_seconds: 120
+    alarms: [checkout-production-errors]
+    approval: {provider: github, reviewers: [ana, bo]}
+    checks: [{name: ping, payload: {action: ping}, expect: {body: {ok: true}}}]
+triggers:
+  - {event: push, branches: [main], deploy: [staging, production]}
+github:
+  extras: [postgres]
+"""
+
 CONFIGS = {
+    "canary": CANARY,
     "seed": SEED,
     "builtin": BUILTIN,
     "local": LOCAL,

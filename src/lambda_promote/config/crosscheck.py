@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from lambda_promote.config.fncheck import function_configuration
 from lambda_promote.config.problems import FieldPath, Problem, did_you_mean, shown
 from lambda_promote.config.schema import Config
+from lambda_promote.config.trafficcheck import traffic_rules
 from lambda_promote.config.yamlsource import LocatedDocument
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -260,4 +261,5 @@ _RULES: tuple[Callable[[Config, Findings], None], ...] = (
     _notifier_events,
     _risk_warnings,
     function_configuration,
+    traffic_rules,
 )

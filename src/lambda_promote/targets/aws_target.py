@@ -12,6 +12,7 @@ A deployment reads, then writes only on the condition that nothing moved since i
                  → publish_version(CodeSha256=<our digest>, RevisionId)        never another's code
                    (the version answered must hold our code and our configuration)
     point_alias  update_alias(FunctionVersion, RevisionId=<as read>) | create_alias (first time)
+    weigh_alias  update_alias(FunctionVersion, RevisionId, RoutingConfig.AdditionalVersionWeights)
     remove_alias get_alias (revision check) → delete_alias
 
 Nothing is read twice in a process when the first answer still holds: a version's digest and
@@ -109,7 +110,7 @@ class AwsTarget:
         if changing and live is not None and live.config.version == alias.version:
             self._keep_with_tags(fn, live)
         digest = self._version_digest(fn, api, alias.version)
-        return AliasState(alias.version, revision_id=alias.revision_id, digest=digest)
+        return AliasState(alias.version, alias.revision_id, digest, weights=dict(alias.weights))
 
     def _alias_and_live(
         self, fn: FunctionRef, api: LambdaApi
@@ -185,9 +186,20 @@ class AwsTarget:
             moved = api.create_alias(fn.alias, version)
         else:
             moved = api.update_alias(fn.alias, version, revision_id=expected_revision)
+        return self._moved(fn, moved)
+
+    def weigh_alias(
+        self, fn: FunctionRef, version: str, weights: dict[str, float], *, expected_revision: str
+    ) -> AliasState:
+        api = self._api(fn)
+        return self._moved(
+            fn, api.update_alias(fn.alias, version, revision_id=expected_revision, weights=weights)
+        )
+
+    def _moved(self, fn: FunctionRef, moved: AliasConfig) -> AliasState:
         with self._seen_lock:
             digest = self._digests.get(_version_key(fn, moved.version))
-        return AliasState(moved.version, revision_id=moved.revision_id, digest=digest)
+        return AliasState(moved.version, moved.revision_id, digest, weights=dict(moved.weights))
 
     def remove_alias(self, fn: FunctionRef, *, expected_revision: str) -> None:
         # DeleteAlias takes no RevisionId: the check below leaves a window of one round trip
