@@ -42,6 +42,7 @@ class _StoredDeployment:
     # The configurations, as JSON text like SQL's columns (a caller's dict is never shared).
     configuration_json: str | None = None
     release_json: str | None = None
+    traffic_json: str | None = None
     transitions: list[Transition] = field(default_factory=list)
     checks: list[tuple[CheckResult, str | None]] = field(default_factory=list)
 
@@ -121,6 +122,7 @@ class MemoryLedger:
             rollback=None,
             configuration=None,
             release_configuration=None,
+            traffic=None,
         )
         self._seq += 1
         self._deployments[deployment.id] = _StoredDeployment(
@@ -129,6 +131,7 @@ class MemoryLedger:
             rollback_json=rollback_json,
             configuration_json=configuration_json,
             release_json=release_json,
+            traffic_json=rules.dump_json(deployment.traffic, what="the traffic steps"),
             transitions=[Transition(state=state, at=created, note="")],
             checks=checks,
         )
@@ -144,6 +147,11 @@ class MemoryLedger:
             if "rollback" in changes
             else None
         )
+        traffic_json = (
+            rules.dump_json(changes.pop("traffic"), what="the traffic steps")
+            if "traffic" in changes
+            else None
+        )
         stored = self._deployments.get(deployment_id)
         if stored is None:
             raise rules.unknown_deployment(deployment_id)
@@ -151,6 +159,8 @@ class MemoryLedger:
             raise rules.terminal_refusal(deployment_id, stored.deployment.state, state)
         if "rollback" in fields:
             stored.rollback_json = rollback_json
+        if "traffic" in fields:
+            stored.traffic_json = traffic_json
         at = self._clock()
         stored.deployment = dataclasses.replace(
             stored.deployment, state=state, updated_at=at, **changes
@@ -332,6 +342,7 @@ class MemoryLedger:
             rollback=rules.load_json(stored.rollback_json),
             configuration=rules.load_json(stored.configuration_json),
             release_configuration=rules.load_json(stored.release_json),
+            traffic=rules.load_json(stored.traffic_json),
         )
 
     def _full(self, deployment_id: str) -> Deployment:

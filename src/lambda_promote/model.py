@@ -200,6 +200,10 @@ class Deployment:
     configuration: dict[str, Any] | None = None
     configuration_digest: str | None = None
     release_configuration: dict[str, Any] | None = None
+    # A progressive shift (DESIGN §11.5): each step as ``{"percent", "at", "ok"}``, written
+    # before the weight moves (``ok`` None until the step's checks and bake are over). None
+    # for a deployment that moved its traffic all at once.
+    traffic: list[dict[str, Any]] | None = None
 
     @property
     def short_digest(self) -> str:

@@ -85,6 +85,9 @@ def deployment_row(
         row["release_configuration"] = rules.dump_json(
             deployment.release_configuration, what="the release configuration"
         )
+    # Only for a progressive shift: the row then fits a schema older than the traffic column.
+    if deployment.traffic is not None:
+        row["traffic"] = rules.dump_json(deployment.traffic, what="the traffic steps")
     return row
 
 
@@ -107,6 +110,7 @@ def deployment(row: Row[Any]) -> Deployment:
         configuration=rules.load_json(row.configuration),
         configuration_digest=row.configuration_digest,
         release_configuration=rules.load_json(row.release_configuration),
+        traffic=rules.load_json(row.traffic),
     )
 
 

@@ -203,6 +203,8 @@ class SqlLedger:
         note = self.redactor(note)
         if "rollback" in changes:
             changes["rollback"] = rules.dump_json(changes["rollback"], what="the rollback")
+        if "traffic" in changes:
+            changes["traffic"] = rules.dump_json(changes["traffic"], what="the traffic steps")
         at = self._clock()
         with self._writing() as connection:
             # Conditional on "not finished yet", so two writers cannot both end a deployment.

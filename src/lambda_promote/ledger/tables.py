@@ -80,6 +80,8 @@ deployments = sa.Table(
     sa.Column("configuration", sa.Text),
     sa.Column("configuration_digest", sa.String(64)),
     sa.Column("release_configuration", sa.Text),
+    # A progressive shift (traffic migration): [{"percent", "at", "ok"}, …] as JSON.
+    sa.Column("traffic", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_deployments_env_created", "env", "created_at", "seq"),
