@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 Kind = Literal["all-at-once", "canary", "linear"]
 
@@ -162,3 +163,34 @@ def _why_not(words: str) -> str:
 
 def _number(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
+
+
+def shift_view(
+    recorded: list[dict[str, Any]] | None, strategy: TrafficStrategy
+) -> dict[str, Any] | None:
+    """What ``status`` says of a deployment's shift: the share the new version was given last,
+    when the next step is due (``None`` at 100 % or once stopped), and how many steps."""
+    if not recorded:
+        return None
+    last = recorded[-1]
+    percent = float(last.get("percent") or 0.0)
+    planned = strategy.steps()
+    index = len(recorded) - 1
+    next_at = None
+    if last.get("ok") is not False and percent < 100 and index < len(planned):
+        started = _parsed_time(last.get("at"))
+        if started is not None:
+            next_at = started + timedelta(seconds=planned[index].bake_seconds)
+    return {
+        "percent": percent,
+        "step": index + 1,
+        "steps": len(planned),
+        "next_step_at": next_at.isoformat().replace("+00:00", "Z") if next_at else None,
+    }
+
+
+def _parsed_time(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None

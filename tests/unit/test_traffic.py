@@ -11,6 +11,7 @@ from lambda_promote.traffic import (
     TrafficStrategy,
     format_duration,
     parse_traffic,
+    shift_view,
 )
 
 
@@ -99,3 +100,19 @@ def test_format_duration_picks_the_largest_unit() -> None:
         "2h",
         "0s",
     ]
+
+
+def test_shift_view_says_the_share_and_when_the_next_step_is_due() -> None:
+    canary = parse_traffic("canary 10% 5m")
+    first = [{"percent": 10.0, "at": "2026-12-01T18:00:00Z", "ok": None}]
+    assert shift_view(first, canary) == {
+        "percent": 10.0,
+        "step": 1,
+        "steps": 2,
+        "next_step_at": "2026-12-01T18:05:00Z",
+    }
+    full = [{**first[0], "ok": True}, {"percent": 100.0, "at": "2026-12-01T18:05:01Z", "ok": None}]
+    assert shift_view(full, canary)["next_step_at"] is None  # type: ignore[index]
+    stopped = [{**first[0], "ok": False}]
+    assert shift_view(stopped, canary)["next_step_at"] is None  # type: ignore[index]
+    assert shift_view(None, canary) is None
