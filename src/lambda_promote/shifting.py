@@ -56,6 +56,7 @@ class TargetShift:
     dep: Deployment
     members: list[Member]
     alarms: Sequence[str] = ()
+    strategy: str = ""  # as promote.yaml says it, for the notifications
     progress: Progress | None = None
     crash: Callable[[str], None] = lambda _name: None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -65,6 +66,8 @@ class TargetShift:
     def announce(self, step: TrafficStep, index: int) -> None:
         if self.steps:
             self.steps[-1]["ok"] = True  # the previous step passed: the shift goes on
+        else:
+            self.journal.note("traffic.started", self.dep, {"strategy": self.strategy})
         self.steps.append({"percent": step.percent, "at": _iso(self.now()), "ok": None})
         self.dep = self.journal.move(
             self.dep, S.SHIFTING, note=f"traffic {step.percent:g}% to {self._versions()}",
@@ -103,6 +106,9 @@ class TargetShift:
         self.steps[-1]["ok"] = False
         alarms = [r for r in results if r.name.startswith("alarm:") and not r.ok]
         self.journal.checks(self.dep, alarms)
+        failed = [r.name for r in results if not r.ok]
+        why = ("failed: " + ", ".join(failed)) if failed else "the alias weight was refused"
+        self.journal.note("traffic.failed", self.dep, {"percent": step.percent, "why": why})
         self.dep = self.journal.move(
             self.dep, S.SHIFTING, note=f"traffic {step.percent:g}% failed",
             traffic=list(self.steps),
@@ -122,6 +128,8 @@ class TargetShift:
             return
         if self.steps and outcome.end == "abort":
             self.steps[-1].update(ok=False, stopped_by=request.actor)
+            details = {"percent": self.steps[-1]["percent"], "why": request.said()}
+            self.journal.note("traffic.failed", self.dep, details)
         self._say(request.said())
         self.dep = self.journal.move(
             self.dep, S.SHIFTING, note=request.said(), traffic=list(self.steps)
