@@ -25,6 +25,16 @@ from lambda_promote.ledger.base import Ledger
 from lambda_promote.model import CheckResult, Deployment, FunctionRef
 from lambda_promote.shift import ShiftOutcome
 from lambda_promote.shifting import Member, Progress, TargetShift, walk
+
+__all__ = [
+    "Member",
+    "Pace",
+    "after_traffic",
+    "before_traffic",
+    "last_step",
+    "partial_steps",
+    "stopped_why",
+]
 from lambda_promote.targets.base import Target
 from lambda_promote.traffic import TrafficError, TrafficStrategy, parse_traffic
 from lambda_promote.traffic_control import AuditControl
@@ -122,6 +132,16 @@ def partial_steps(
     control = AuditControl(m.ledger, dep.env, dep.id, since_seq=0)
     outcome = walk(shift, strategy, control, clock=pace.clock, sleep=pace.sleep)
     return shift, outcome
+
+
+def last_step(dep: Deployment, ok: bool) -> dict[str, Any]:
+    """The transition field that settles the step still open (``ok`` None) when the
+    deployment ends: ``{"traffic": …}``, or nothing for a deployment without steps."""
+    if not dep.traffic or dep.traffic[-1].get("ok") is not None:
+        return {}
+    steps = [dict(step) for step in dep.traffic]
+    steps[-1]["ok"] = ok
+    return {"traffic": steps}
 
 
 def stopped_why(outcome: ShiftOutcome) -> str:

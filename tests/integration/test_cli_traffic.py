@@ -17,7 +17,7 @@ import pytest
 
 from cli_project import Project, make_project
 
-STAGING = "    timeout_seconds: {timeout}\n"
+STAGING = "    function_name: tiny-staging\n"
 
 
 def shifting(root: Path, traffic: str) -> Project:
