@@ -21,8 +21,7 @@ STAGING = "    function_name: tiny-staging\n"
 
 
 def shifting(root: Path, traffic: str) -> Project:
-    project = make_project(root, edits={STAGING: STAGING + f"    traffic: {traffic}\n"})
-    return project
+    return make_project(root, edits={STAGING: STAGING + f"    traffic: {traffic}\n"})
 
 
 def alias_file(project: Project) -> dict[str, Any]:
