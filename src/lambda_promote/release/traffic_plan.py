@@ -35,7 +35,7 @@ def before_full_shift(env: EnvFacts, function: str) -> list[Step]:
                 f"{function}:{env.fn.alias} sends {share} to the new version, the rest to "
                 f"version {env.alias.version}",
                 function=function,
-                percent=step.percent,  # type: ignore[arg-type]
+                percent=int(step.percent) if step.percent.is_integer() else step.percent,  # type: ignore[arg-type]
             ),
             *[
                 Step(StepAction.CHECK, f"{c.name} (traffic): invoke the new version by number")
