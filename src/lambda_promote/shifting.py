@@ -47,6 +47,7 @@ class Member:
     version: str
     alias: AliasState
     checks: Sequence[Check] = ()
+    name: str = ""  # the function's name in a many-function release: checks say it first
 
 
 @dataclass
@@ -93,7 +94,10 @@ class TargetShift:
                 self.target, member.fn, member.checks, phase="traffic", qualifier=member.version
             )
             at = f"version {member.version} at {step.percent:g}%"
-            results += [replace(r, detail=f"{r.detail} ({at})") for r in found]
+            prefix = f"{member.name}: " if member.name else ""
+            results += [
+                replace(r, name=f"{prefix}{r.name}", detail=f"{r.detail} ({at})") for r in found
+            ]
         self.journal.checks(self.dep, results)
         return results
 
