@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -369,3 +370,24 @@ class CloudWatchApi:
                     for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
                         states[str(alarm.get("AlarmName"))] = str(alarm.get("StateValue"))
         return states
+
+
+# --- the good-versions tag (``AwsTarget.record_good``) ------------------------------------
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def parse_good(value: str) -> list[tuple[str, str]]:
+    """The good-versions tag value ``"12=<digest> 11=<digest>"``; malformed parts are skipped
+    (the tag is editable by anyone allowed to tag the function)."""
+    entries: list[tuple[str, str]] = []
+    for part in value.split():
+        version, _, digest = part.partition("=")
+        known = version in {v for v, _ in entries}
+        if version.isdigit() and _DIGEST.match(digest) and not known:
+            entries.append((version, digest))
+    return entries
+
+
+def format_good(entries: list[tuple[str, str]]) -> str:
+    # Tag values allow letters, digits, spaces and + - = . _ : / @ only: no commas.
+    return " ".join(f"{version}={digest}" for version, digest in entries)

@@ -39,7 +39,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -61,13 +60,14 @@ from lambda_promote.targets.aws_lambda import (
     LambdaApi,
     S3Location,
     Settled,
+    format_good,
+    parse_good,
 )
 
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # Lambda: 50 MB zipped when uploaded in the request
 GOOD_TAG = "lambda-promote:{alias}:good"
 GOOD_KEEP = 2  # 2 x (version "=" 64 hex) fits Lambda's 256-character tag values with room
 
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 _log = logging.getLogger(__name__)
 
@@ -414,23 +414,6 @@ def _function_key(fn: FunctionRef) -> tuple[Any, ...]:
 
 def _version_key(fn: FunctionRef, version: str) -> tuple[Any, ...]:
     return (*_function_key(fn), version)
-
-
-def parse_good(value: str) -> list[tuple[str, str]]:
-    """The good-versions tag value ``"12=<digest> 11=<digest>"``; malformed parts are skipped
-    (the tag is editable by anyone allowed to tag the function)."""
-    entries: list[tuple[str, str]] = []
-    for part in value.split():
-        version, _, digest = part.partition("=")
-        known = version in {v for v, _ in entries}
-        if version.isdigit() and _DIGEST.match(digest) and not known:
-            entries.append((version, digest))
-    return entries
-
-
-def format_good(entries: list[tuple[str, str]]) -> str:
-    # Tag values allow letters, digits, spaces and + - = . _ : / @ only: no commas.
-    return " ".join(f"{version}={digest}" for version, digest in entries)
 
 
 def s3_location(path: str) -> S3Location | None:
