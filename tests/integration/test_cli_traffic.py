@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from cli_project import Project, make_project
+from cli_project import Project, make_project, wait_for
 
 STAGING = "    function_name: tiny-staging\n"
 
@@ -32,15 +32,6 @@ def alias_file(project: Project) -> dict[str, Any]:
 def status(project: Project) -> dict[str, Any]:
     _, body = project.run("status", "staging", check=0)
     return body["environments"]["staging"]
-
-
-def wait_for(predicate, *, seconds: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def in_shift(project: Project) -> bool:
