@@ -42,6 +42,7 @@ class _StoredDeployment:
     # The configurations, as JSON text like SQL's columns (a caller's dict is never shared).
     configuration_json: str | None = None
     release_json: str | None = None
+    functions_json: str | None = None
     traffic_json: str | None = None
     transitions: list[Transition] = field(default_factory=list)
     checks: list[tuple[CheckResult, str | None]] = field(default_factory=list)
@@ -107,6 +108,7 @@ class MemoryLedger:
         release_json = rules.dump_json(
             deployment.release_configuration, what="the release configuration"
         )
+        functions_json = rules.dump_json(deployment.functions, what="the functions")
         checks = [self._check_entry(result) for result in deployment.checks]
         if deployment.id in self._deployments:
             raise rules.duplicate_deployment(deployment.id)
@@ -122,6 +124,7 @@ class MemoryLedger:
             rollback=None,
             configuration=None,
             release_configuration=None,
+            functions=None,
             traffic=None,
         )
         self._seq += 1
@@ -131,6 +134,7 @@ class MemoryLedger:
             rollback_json=rollback_json,
             configuration_json=configuration_json,
             release_json=release_json,
+            functions_json=functions_json,
             traffic_json=rules.dump_json(deployment.traffic, what="the traffic steps"),
             transitions=[Transition(state=state, at=created, note="")],
             checks=checks,
@@ -152,6 +156,11 @@ class MemoryLedger:
             if "traffic" in changes
             else None
         )
+        functions_json = (
+            rules.dump_json(changes.pop("functions"), what="the functions")
+            if "functions" in changes
+            else None
+        )
         stored = self._deployments.get(deployment_id)
         if stored is None:
             raise rules.unknown_deployment(deployment_id)
@@ -159,6 +168,8 @@ class MemoryLedger:
             raise rules.terminal_refusal(deployment_id, stored.deployment.state, state)
         if "rollback" in fields:
             stored.rollback_json = rollback_json
+        if "functions" in fields:
+            stored.functions_json = functions_json
         if "traffic" in fields:
             stored.traffic_json = traffic_json
         at = self._clock()
@@ -342,6 +353,7 @@ class MemoryLedger:
             rollback=rules.load_json(stored.rollback_json),
             configuration=rules.load_json(stored.configuration_json),
             release_configuration=rules.load_json(stored.release_json),
+            functions=rules.load_json(stored.functions_json),
             traffic=rules.load_json(stored.traffic_json),
         )
 

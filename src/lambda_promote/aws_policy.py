@@ -92,8 +92,12 @@ class Where:
 
 
 def _function_arns(spec: Environment, where: Where) -> list[str]:
-    arn = f"arn:aws:lambda:{spec.region}:{where.account}:function:{spec.function_name}"
-    return [arn, f"{arn}:*"]
+    names = list((spec.function_names or {}).values()) or [spec.function_name or ""]
+    arns = []
+    for name in names:  # every function of the release (DESIGN §11.4)
+        arn = f"arn:aws:lambda:{spec.region}:{where.account}:function:{name}"
+        arns += [arn, f"{arn}:*"]
+    return arns
 
 
 def _bucket(config: Config) -> tuple[str, str] | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lambda_promote.build import BuildResult
+    from lambda_promote.build.release import ReleaseBuild
     from lambda_promote.build.stamp import Recalled
     from lambda_promote.ui import UI
     from lambda_promote.workspace import Workspace
@@ -29,30 +29,39 @@ def build_unchanged(config_path: Path, ui: UI) -> Recalled | None:
     return recalled
 
 
-def build(ws: Workspace) -> BuildResult:
-    from lambda_promote.build import build as build_artifact
+def build(ws: Workspace) -> ReleaseBuild:
+    """Every function of the release (concurrently when there are many, build/release.py);
+    each new artifact, and the release naming them, recorded with its audit event."""
+    from lambda_promote.build.release import build_release
 
-    with ws.ui.task("building the artifact"):
-        result = build_artifact(
-            ws.config, store=ws.store, builder=ws.actor, progress=ws.ui.step,
+    with ws.ui.task("building the artifact" if not ws.config.many else "building the release"):
+        result = build_release(
+            ws.config,
+            store=ws.store,
+            builder=ws.actor,
+            progress=ws.ui.step,
             on_miss=_load_ledger_code_meanwhile,
-        )  # fmt: skip
+        )
     if result.cached:
         # Nothing was built and nothing changed: the first build of these inputs recorded
         # the artifact and its audit event. Not opening the ledger keeps a cache hit fast.
         return result
-    ws.ledger.record_artifact(result.artifact)
-    art = result.artifact
-    ws.audit(
-        "artifact.built",
-        digest=art.digest,
-        details={
-            "cached": result.cached,
-            "size": art.size,
-            "commit": art.commit,
-            "branch": art.branch,
-        },
-    )
+    made = [r.artifact for r in result.functions.values() if not r.cached]
+    if ws.config.many:
+        made.append(result.artifact)
+    for art in made:
+        ws.ledger.record_artifact(art)
+        ws.audit(
+            "artifact.built",
+            digest=art.digest,
+            details={
+                "cached": False,
+                "size": art.size,
+                "commit": art.commit,
+                "branch": art.branch,
+                **({"functions": list(art.files)} if art.runtime == "release" else {}),
+            },
+        )
     return result
 
 

@@ -59,17 +59,25 @@ def validate_command(inv: Invocation) -> Outcome:
 def build_command(inv: Invocation) -> Outcome:
     """Build the artifact once; identical inputs give the identical digest (cached)."""
     from lambda_promote import building
-    from lambda_promote.output import artifact_json
+    from lambda_promote.output import artifact_json, release_json
 
     recalled = building.build_unchanged(inv.config_path, inv.ui)
     if recalled is not None:
         inv.keep_secret(recalled.plan.secret_names)
         art, cached = recalled.artifact, True
+        functions = {name: (a, True) for name, a in recalled.functions.items()}
     else:
         result = building.build(inv.workspace(check_source=True))
         art, cached = result.artifact, result.cached
-    inv.ui.ok(f"artifact {art.short} ({art.size:,} bytes){' — cached' if cached else ''}")
-    return Outcome(data={"artifact": artifact_json(art, cached=cached)}, text=art.digest)
+        functions = {name: (r.artifact, r.cached) for name, r in result.functions.items()}
+    what = "release" if functions and len(functions) > 1 else "artifact"
+    inv.ui.ok(f"{what} {art.short} ({art.size:,} bytes){' — cached' if cached else ''}")
+    if what == "release":
+        data = {"release": release_json(art, functions)}
+    else:
+        data = {"artifact": artifact_json(art, cached=cached)}
+        data["release"] = release_json(art, functions or {"function": (art, cached)})
+    return Outcome(data=data, text=art.digest)
 
 
 DRY_RUN_HELP = (

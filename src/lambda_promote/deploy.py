@@ -394,15 +394,15 @@ class Deployer:
             return self._resolve_unfinished(fn, env)
 
     def _resolve_unfinished(self, fn: FunctionRef, env: Environment) -> list[Deployment]:
-        resolved = []
-        for dep in self.ledger.unfinished(fn.env):
-            decision = recovery_for(dep, self.target.alias_state(fn))
-            self.progress.warn(f"{fn.env}: found interrupted deployment {dep.id}: {decision.why}")
-            self.journal.note(
-                "deployment.recovering", dep, {"action": decision.action.value, "why": decision.why}
-            )
-            resolved.append(self._carry_out(dep, fn, env, decision.action, decision.why))
-        return resolved
+        return [self._resolve_one(dep, fn, env) for dep in self.ledger.unfinished(fn.env)]
+
+    def _resolve_one(self, dep: Deployment, fn: FunctionRef, env: Environment) -> Deployment:
+        decision = recovery_for(dep, self.target.alias_state(fn))
+        self.progress.warn(f"{fn.env}: found interrupted deployment {dep.id}: {decision.why}")
+        self.journal.note(
+            "deployment.recovering", dep, {"action": decision.action.value, "why": decision.why}
+        )
+        return self._carry_out(dep, fn, env, decision.action, decision.why)
 
     def _carry_out(
         self, dep: Deployment, fn: FunctionRef, env: Environment, action: Action, why: str

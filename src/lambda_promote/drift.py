@@ -15,7 +15,7 @@ environment (a fresh machine: its ledger is not the memory of this function).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lambda_promote.function_config import FunctionConfiguration, differences
@@ -154,3 +154,26 @@ def _configuration_changes(
 
 def _short(digest: str) -> str:
     return digest[:DIGEST_PREFIX_LEN]
+
+
+def as_function(dep: Deployment, name: str) -> Deployment:
+    """``dep`` as function ``name`` of a many-function release saw it: that function's
+    version, digest and configuration (DESIGN §11.4). A single-function deployment is its own
+    view. Drift is told per function over these views."""
+    entry = (dep.functions or {}).get(name)
+    if entry is None:
+        return dep
+    return replace(
+        dep,
+        digest=entry.get("digest") or dep.digest,
+        version=entry.get("version"),
+        previous_version=entry.get("previous_version"),
+        previous_digest=entry.get("previous_digest"),
+        configuration=entry.get("configuration"),
+        configuration_digest=entry.get("configuration_digest"),
+    )
+
+
+def function_history(history: Sequence[Deployment], name: str | None) -> list[Deployment]:
+    """``history`` as function ``name`` saw it (unchanged without a name)."""
+    return [as_function(dep, name) for dep in history] if name else list(history)

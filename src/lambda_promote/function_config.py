@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lambda_promote.config.schema import Environment, Function
+    from lambda_promote.config.schema import Environment, Function, FunctionOverrides
 
 KEYS = ("memory_mb", "timeout_seconds", "ephemeral_storage_mb", "layers", "variables")
 
@@ -140,7 +140,7 @@ def configuration_digest(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def settings_of(spec: Function | Environment) -> FunctionConfiguration:
+def settings_of(spec: Function | Environment | FunctionOverrides) -> FunctionConfiguration:
     """The configuration keys one section of promote.yaml sets (``function:`` or an
     environment), as written there."""
     return FunctionConfiguration(

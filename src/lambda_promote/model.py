@@ -200,6 +200,10 @@ class Deployment:
     configuration: dict[str, Any] | None = None
     configuration_digest: str | None = None
     release_configuration: dict[str, Any] | None = None
+    # A many-function release (DESIGN §11.4): per function of the release, its ``digest``,
+    # ``version``, ``previous_version``, ``previous_digest``, ``function_name`` and whether
+    # its alias ``moved``. None for a single-function release (``version`` says it all).
+    functions: dict[str, Any] | None = None
     # A progressive shift (DESIGN §11.5): each step as ``{"percent", "at", "ok"}``, written
     # before the weight moves (``ok`` None until the step's checks and bake are over). None
     # for a deployment that moved its traffic all at once.
@@ -366,6 +370,9 @@ class Evidence:
     commits: tuple[str, ...] = ()
     source: SourceEvidence | None = None
     configuration: ConfigurationEvidence | None = None
+    # A many-function release (DESIGN §11.4): per function its ``digest``, ``commit``,
+    # ``live_version`` and ``configuration`` (ConfigurationEvidence.to_json()).
+    functions: dict[str, dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -385,6 +392,8 @@ class Evidence:
             }
         if self.configuration is not None:
             body["configuration"] = self.configuration.to_json()
+        if self.functions is not None:
+            body["functions"] = {name: dict(entry) for name, entry in self.functions.items()}
         return body
 
     @classmethod
@@ -412,6 +421,7 @@ class Evidence:
             if isinstance(source, dict)
             else None,
             configuration=ConfigurationEvidence.from_json(data.get("configuration")),
+            functions=_functions_or_none(data.get("functions")),
         )
 
 
@@ -432,3 +442,9 @@ class AuditEvent:
     # Which key signed it (``audit.key_id``, never the key); None: no key, or written before
     # key ids were recorded.
     key_id: str | None = None
+
+
+def _functions_or_none(data: Any) -> dict[str, dict[str, Any]] | None:
+    if not isinstance(data, dict):
+        return None
+    return {str(k): dict(v) for k, v in data.items() if isinstance(v, dict)}

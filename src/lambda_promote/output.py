@@ -30,6 +30,7 @@ def deployment_json(dep: Deployment) -> dict[str, Any]:
         "version": dep.version,
         "previous_version": dep.previous_version,
         "previous_digest": dep.previous_digest,
+        "functions": functions_json(dep),
         "actor": dep.actor,
         "reason": dep.reason or None,
         "error": dep.error or None,
@@ -48,6 +49,29 @@ def deployment_json(dep: Deployment) -> dict[str, Any]:
     }
 
 
+def functions_json(dep: Deployment) -> dict[str, dict[str, Any]]:
+    """``deployment.functions`` (DESIGN §11.4): each function's digest, version and the
+    version before; a single-function deployment's one function is named ``function``."""
+    if dep.functions is None:
+        return {
+            "function": {
+                "digest": dep.digest,
+                "version": dep.version,
+                "previous_version": dep.previous_version,
+            }
+        }
+    return {
+        name: {
+            "digest": entry.get("digest"),
+            "version": entry.get("version"),
+            "previous_version": entry.get("previous_version"),
+            "function_name": entry.get("function_name"),
+            "moved": entry.get("moved"),
+        }
+        for name, entry in sorted(dep.functions.items())
+    }
+
+
 def artifact_json(artifact: Artifact, *, cached: bool) -> dict[str, Any]:
     return {
         "digest": artifact.digest,
@@ -58,6 +82,17 @@ def artifact_json(artifact: Artifact, *, cached: bool) -> dict[str, Any]:
         "branch": artifact.branch,
         "runtime": artifact.runtime,
         "architecture": artifact.architecture,
+    }
+
+
+def release_json(release: Artifact, functions: dict[str, tuple[Artifact, bool]]) -> dict[str, Any]:
+    """``build --json``'s ``release`` (DESIGN §11.4): its digest and each function's artifact."""
+    return {
+        "digest": release.digest,
+        "functions": {
+            name: {"digest": a.digest, "size": a.size, "path": a.path, "cached": cached}
+            for name, (a, cached) in sorted(functions.items())
+        },
     }
 
 

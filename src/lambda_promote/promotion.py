@@ -195,7 +195,54 @@ def _evidence(
         ),
         source=source,
         configuration=configuration_evidence(ws, env_name, artifact.digest),
+        functions=function_evidence(ws, env_name, artifact),
     ).to_json()
+
+
+def function_evidence(
+    ws: Workspace, env_name: str, release: Artifact
+) -> dict[str, dict[str, Any]] | None:
+    """A many-function release (DESIGN §11.4): each function's digest and commit, the
+    version live here, and its configuration with what changes against what the ledger left
+    live for that function. None for a single function (the evidence above says it all)."""
+    from lambda_promote.build.release import release_functions
+    from lambda_promote.deploy import DRIFT_HISTORY
+    from lambda_promote.drift import function_history, ledger_live
+    from lambda_promote.function_config import described, differences
+
+    named = release_functions(release)
+    if named is None:
+        return None
+    history = ws.ledger.deployments(env_name, limit=DRIFT_HISTORY)
+    found: dict[str, dict[str, Any]] = {}
+    for name, digest in sorted(named.items()):
+        fn = (
+            ws.function_ref(env_name, function=name)
+            if name in ws.config.release_functions
+            else None
+        )
+        built = ws.ledger.find_artifact(digest)
+        live = ws.target.alias_state(fn).version if fn is not None else None
+        entry: dict[str, Any] = {
+            "digest": digest,
+            "commit": built.commit if built else None,
+            "live_version": live,
+        }
+        if fn is not None:
+            effective = fn.configuration.to_json()
+            before = ledger_live(function_history(history, name))
+            changes = (
+                differences(before.configuration, effective)
+                if before is not None and before.configuration is not None
+                else None
+            )
+            entry["configuration"] = ConfigurationEvidence(
+                digest=fn.configuration.digest,
+                settings=tuple(f"{label} {text}" for label, text in described(effective)),
+                changes=None if changes is None else tuple(changes),
+            ).to_json()
+        found[name] = entry
+    return found
 
 
 def configuration_evidence(ws: Workspace, env_name: str, digest: str) -> ConfigurationEvidence:

@@ -108,9 +108,10 @@ def shift_line(dep: dict[str, Any], weights: dict[str, float]) -> str:
 def _drift(ws: Workspace, fn: FunctionRef, alias: AliasState) -> Drift | None:
     """DESIGN §11.3: the alias points at a version the ledger did not put there."""
     from lambda_promote.deploy import DRIFT_HISTORY, live_configuration
-    from lambda_promote.drift import environment_drift
+    from lambda_promote.drift import environment_drift, function_history
 
-    history = ws.ledger.deployments(fn.env, limit=DRIFT_HISTORY)
+    first = next(iter(ws.config.release_functions)) if ws.config.many else None
+    history = function_history(ws.ledger.deployments(fn.env, limit=DRIFT_HISTORY), first)
     drift, _ = environment_drift(
         history, alias, read_configuration=lambda v: live_configuration(ws.target, fn, v)
     )

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from lambda_promote.artifacts import ArtifactStore
     from lambda_promote.audit_trail import AuditTrail
     from lambda_promote.config.schema import Config
+    from lambda_promote.function_config import FunctionConfiguration
     from lambda_promote.ledger.base import Ledger
     from lambda_promote.notify.dispatch import DeliveryLog
     from lambda_promote.notify.events import NotificationEvent
@@ -192,16 +193,30 @@ class Workspace:
 
         return AwsTarget(warn=self.ui.warn)
 
-    def function_ref(self, env: str, *, session_name: str = "lambda-promote") -> FunctionRef:
+    def function_ref(
+        self,
+        env: str,
+        *,
+        session_name: str = "lambda-promote",
+        function: str = "",
+        release: FunctionConfiguration | None = None,
+    ) -> FunctionRef:
         """The environment's function with the configuration promote.yaml gives it now
-        (a promotion swaps in the release part its source verified: ``promotion``)."""
+        (a promotion swaps in the release part its source verified: ``promotion``).
+        ``function``: which function of a many-function release (default: the first);
+        ``release``: its release part as its source verified it, instead of promote.yaml's."""
         from lambda_promote.function_config import effective, settings_of
 
         spec = self.config.environments[env]
-        fn = self.config.function
+        functions = self.config.release_functions
+        name = function or next(iter(functions))
+        fn = functions[name]
+        configured = effective(release or settings_of(fn), settings_of(spec))
+        if spec.functions and name in spec.functions:
+            configured = effective(configured, settings_of(spec.functions[name]))
         return FunctionRef(
             env=env,
-            function_name=spec.function_name,
+            function_name=self.config.lambda_name(env, name),
             alias=spec.alias,
             region=spec.region,
             handler=fn.handler,
@@ -209,7 +224,16 @@ class Workspace:
             profile=spec.profile,
             role_arn=spec.role_arn,
             session_name=session_name,
-        ).configured(effective(settings_of(fn), settings_of(spec)))
+        ).configured(configured)
+
+    def function_refs(
+        self, env: str, *, session_name: str = "lambda-promote"
+    ) -> dict[str, FunctionRef]:
+        """Every function of the release, by name, addressed in ``env`` (DESIGN §11.4)."""
+        return {
+            name: self.function_ref(env, session_name=session_name, function=name)
+            for name in self.config.release_functions
+        }
 
     @cached_property
     def deliveries(self) -> DeliveryLog:

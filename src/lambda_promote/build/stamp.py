@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lambda_promote import __version__
 from lambda_promote.artifacts import open_store, write_atomically
@@ -34,7 +35,8 @@ STAMP_FORMAT = 1
 @dataclass(frozen=True)
 class Recalled:
     plan: BuildPlan
-    artifact: Artifact
+    artifact: Artifact  # the release (a manifest when it has many functions, stamp of many)
+    functions: dict[str, Artifact] = field(default_factory=dict)  # many functions only
 
 
 def remember(plan: BuildPlan, *, config_sha256: str, inputs: str, cache: Path) -> None:
@@ -64,6 +66,8 @@ def recall(config_path: Path) -> Recalled | None:
         return None
     if expected != (STAMP_FORMAT, __version__, config_sha256) or plan.config_path != config_path:
         return None
+    if "functions" in document:
+        return _recall_release(document, plan, cache)
     try:
         inputs = find_inputs(plan, cache=cache)
         if inputs.hash != document["inputs"]:
@@ -73,6 +77,53 @@ def recall(config_path: Path) -> Recalled | None:
     except PromoteError:
         return None  # the full path reports it properly
     return None if artifact is None else Recalled(plan, artifact)
+
+
+def remember_release(
+    config_path: Path,
+    functions: dict[str, tuple[BuildPlan, str]],
+    *,
+    config_sha256: str,
+    release: str,
+    cache: Path,
+) -> None:
+    """The stamp of a many-function release: each function's plan and inputs hash, and the
+    release digest their artifacts make."""
+    entries = {
+        name: {"plan": plan.to_json(), "inputs": inputs}
+        for name, (plan, inputs) in functions.items()
+    }
+    first = entries[sorted(entries)[0]]
+    document = {
+        "format": STAMP_FORMAT,
+        "version": __version__,
+        "config_sha256": config_sha256,
+        "inputs": first["inputs"],
+        "plan": first["plan"],
+        "functions": entries,
+        "release": release,
+    }
+    path = stamp_path(cache, config_path.absolute())
+    write_atomically(path, json.dumps(document, indent=2, sort_keys=True).encode())
+
+
+def _recall_release(document: dict[str, Any], plan: BuildPlan, cache: Path) -> Recalled | None:
+    """Every function's inputs unchanged and its artifact intact, and the release manifest
+    intact: the release, without the schema."""
+    try:
+        store = open_store(plan.artifacts, root=plan.root)
+        found: dict[str, Artifact] = {}
+        for name, entry in document["functions"].items():
+            inputs = find_inputs(BuildPlan.from_json(entry["plan"]), cache=cache)
+            artifact = cached_artifact(store, cache=cache, inputs=inputs.hash)
+            if inputs.hash != entry["inputs"] or artifact is None:
+                return None
+            found[name] = artifact
+        release = store.get(str(document["release"]))
+        store.verified_path(release.digest)
+    except (PromoteError, KeyError, TypeError, ValueError):
+        return None
+    return Recalled(plan, release, found)
 
 
 def stamp_path(cache: Path, config_path: Path) -> Path:

@@ -14,6 +14,7 @@ from difflib import get_close_matches
 from urllib.parse import urlsplit
 
 from lambda_promote.config.fncheck import function_configuration
+from lambda_promote.config.functions import function_rules
 from lambda_promote.config.problems import FieldPath, Problem, did_you_mean, shown
 from lambda_promote.config.schema import Config
 from lambda_promote.config.trafficcheck import traffic_rules
@@ -249,6 +250,7 @@ def _risk_warnings(config: Config, found: Findings) -> None:
 
 
 _RULES: tuple[Callable[[Config, Findings], None], ...] = (
+    function_rules,
     _environment_names,
     _promotion_sources,
     _promotion_cycles,

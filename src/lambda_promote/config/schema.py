@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, PrivateAttr
 
+from lambda_promote.config import names
+
 Runtime = Literal["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"]
 Architecture = Literal["x86_64", "arm64"]
 EventName = Literal["push", "pull_request", "workflow_dispatch"]
@@ -33,6 +35,9 @@ class Expectation(_Strict):
 
 class Check(_Strict):
     name: str = Field(min_length=1)
+    # With ``functions:``: the function this check invokes; unset, it runs against each
+    # function of the release (DESIGN §11.4).
+    function: str | None = None
     payload: Any = Field(default_factory=dict)
     expect: Expectation = Field(default_factory=Expectation)
     max_latency_ms: PositiveInt = 3000
@@ -47,6 +52,17 @@ class Approval(_Strict):
     expires_after_hours: PositiveInt = 72
 
 
+class FunctionOverrides(_Strict):
+    """One function's configuration in one environment (``environments.ENV.functions.NAME``),
+    over that function's own and the environment's (``variables`` merge)."""
+
+    memory_mb: PositiveInt | None = None
+    timeout_seconds: PositiveInt | None = None
+    ephemeral_storage_mb: PositiveInt | None = None
+    layers: list[str] | None = None
+    variables: dict[str, str] | None = None
+
+
 class Hooks(_Strict):
     """Functions invoked around a traffic shift (DESIGN §11.5); each must answer without error
     and, when it answers an object, with ``{"ok": true}``."""
@@ -56,7 +72,11 @@ class Hooks(_Strict):
 
 
 class Environment(_Strict):
-    function_name: str = Field(min_length=1, max_length=140)
+    # The single-function form names its Lambda function here; with ``functions:`` each
+    # function is named in ``function_names`` (crosscheck/functions rules say which).
+    function_name: str | None = Field(default=None, min_length=1, max_length=140)
+    function_names: dict[str, str] | None = None
+    functions: dict[str, FunctionOverrides] | None = None
     alias: str = Field(default="live", pattern=r"^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$")
     region: str = "us-east-1"
     profile: str | None = None
@@ -146,6 +166,8 @@ class Config(_Strict):
     state: str = "sqlite:///.lambda-promote/state.db"
     artifacts: str = ".lambda-promote/artifacts"
     function: Function = Field(default_factory=Function)
+    # The many-function form (DESIGN §11.4), instead of ``function:``.
+    functions: dict[str, Function] | None = None
     environments: dict[str, Environment] = Field(min_length=1)
     triggers: list[Trigger] = Field(default_factory=list)
     notifications: Notifications = Field(default_factory=Notifications)
@@ -173,6 +195,20 @@ class Config(_Strict):
         self._path = path
         self._file_sha256 = file_sha256
         return self
+
+    @property
+    def release_functions(self) -> dict[str, Function]:
+        """The functions of a release by name (``function:`` is one named SINGLE)."""
+        return names.release_functions(self)
+
+    @property
+    def many(self) -> bool:
+        """Whether a release holds more than one function (the release manifest path)."""
+        return len(self.release_functions) > 1
+
+    def lambda_name(self, env: str, function: str = "") -> str:
+        """The Lambda function that ``function`` of the release is in ``env``."""
+        return names.lambda_name(self, env, function)
 
     def environment(self, name: str) -> Environment:
         """The named environment; callers validate the name first (see ``loader.require_env``)."""

@@ -37,7 +37,7 @@ from lambda_promote.audit_trail import KEY_VARIABLE
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from lambda_promote.config.schema import Config, Environment
+    from lambda_promote.config.schema import Config, Environment, Function
 
 # Bump when the snapshot's layout changes.
 SNAPSHOT_FORMAT = 1
@@ -222,6 +222,21 @@ class ConfigSnapshot(Settings):
 
     def environment(self, name: str) -> Environment:
         return cast("Environment", self.values["environments"][name])
+
+    @property
+    def release_functions(self) -> dict[str, Function]:
+        from lambda_promote.config import names
+
+        return names.release_functions(self)
+
+    @property
+    def many(self) -> bool:
+        return len(self.release_functions) > 1
+
+    def lambda_name(self, env: str, function: str = "") -> str:
+        from lambda_promote.config import names
+
+        return names.lambda_name(self, env, function)
 
 
 def _plain(value: Any) -> Any:

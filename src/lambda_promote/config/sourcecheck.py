@@ -11,18 +11,27 @@ import ast
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from lambda_promote.config.problems import Problem, did_you_mean
-from lambda_promote.config.schema import Config
+from lambda_promote.config.problems import FieldPath, Problem, did_you_mean
+from lambda_promote.config.schema import Config, Function
 from lambda_promote.config.yamlsource import LocatedDocument
 
 
 def check_function_source(config: Config, doc: LocatedDocument, root: Path) -> list[Problem]:
-    """Problems with ``function.source``, ``function.handler`` and ``function.requirements``."""
-    fn = config.function
+    """Problems with ``function.source``, ``function.handler`` and ``function.requirements``
+    (of each function of ``functions:``)."""
+    if config.functions is None:
+        return _check_one(config.function, ("function",), doc, root)
+    problems: list[Problem] = []
+    for name, fn in config.functions.items():
+        problems += _check_one(fn, ("functions", name), doc, root)
+    return problems
+
+
+def _check_one(fn: Function, where: FieldPath, doc: LocatedDocument, root: Path) -> list[Problem]:
     problems: list[Problem] = []
 
     def problem(key: str, text: str, hint: str) -> None:
-        path = ("function", key)
+        path = (*where, key)
         problems.append(Problem(doc.line_for(path), path, text, hint))
 
     for key, written in (("source", fn.source), ("requirements", fn.requirements)):

@@ -203,6 +203,8 @@ class SqlLedger:
         note = self.redactor(note)
         if "rollback" in changes:
             changes["rollback"] = rules.dump_json(changes["rollback"], what="the rollback")
+        if "functions" in changes:
+            changes["functions"] = rules.dump_json(changes["functions"], what="the functions")
         if "traffic" in changes:
             changes["traffic"] = rules.dump_json(changes["traffic"], what="the traffic steps")
         at = self._clock()

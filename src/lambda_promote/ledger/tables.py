@@ -80,6 +80,8 @@ deployments = sa.Table(
     sa.Column("configuration", sa.Text),
     sa.Column("configuration_digest", sa.String(64)),
     sa.Column("release_configuration", sa.Text),
+    # A many-function release (0005): {NAME: {"digest", "version", "previous_version", …}}.
+    sa.Column("functions", sa.Text),
     # A progressive shift (traffic migration): [{"percent", "at", "ok"}, …] as JSON.
     sa.Column("traffic", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),

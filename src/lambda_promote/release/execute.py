@@ -9,6 +9,7 @@ after recovery moved it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lambda_promote.model import Deployment, DeploymentState
@@ -55,7 +56,14 @@ def deployer(ws: Workspace, *, deployment_id: str | None = None) -> Deployer:
         listeners=listeners,
         on_listener_error=lambda event, error: ws.ui.warn(f"while recording {event}: {error}"),
     )
-    return Deployer(
+    wiring: dict[str, Any] = {}
+    cls: type[Deployer] = Deployer
+    if ws.config.many:  # any command may find a release's interrupted deployment
+        from lambda_promote.deploy_release import ReleaseDeployer
+
+        cls, wiring = ReleaseDeployer, {"fns_for": ws.function_refs}
+    return cls(
+        **wiring,
         ledger=ws.ledger,
         target=ws.target,
         journal=journal,
@@ -125,13 +133,12 @@ def execute_deploy(
     assert artifact is not None, "a real run builds before planning"
     assert zip_path is not None, "the plan admitted only verified bytes"
     ws.ledger.record_artifact(artifact)
-    grant = plan.approval
-    admit = None
-    if grant is not None and provider is not None:
+    if plan.env.functions:
+        from lambda_promote.release.together import execute_release
 
-        def admit(deployment_id: str) -> None:
-            provider.consume(grant, deployment_id)
-
+        runner = deployer(ws, deployment_id=plan.env.deployment_id)
+        return execute_release(ws, plan, artifact, admit=_admission(plan, provider), runner=runner)
+    admit = _admission(plan, provider)
     env = plan.env
     fn, configured = env.fn, release.configured
     if configured is not None:
@@ -149,6 +156,18 @@ def execute_deploy(
         release_configuration=configured.release if configured is not None else None,
     )
     return raise_for_outcome(ws.ledger.get_deployment(dep.id) or dep)
+
+
+def _admission(plan: Plan, provider: ApprovalProvider | None) -> Callable[[str], None] | None:
+    """The gate's last word, under the lock: consume the approval the plan found."""
+    grant = plan.approval
+    if grant is None or provider is None:
+        return None
+
+    def admit(deployment_id: str) -> None:
+        provider.consume(grant, deployment_id)
+
+    return admit
 
 
 def execute_rollback(ws: Workspace, plan: Plan) -> Deployment | None:

@@ -43,6 +43,13 @@ def gather_env(ws: Workspace, env: str, *, ledger: Ledger, changing: bool = Fals
     fn = ws.function_ref(env, session_name=f"{ws.actor}-{deployment_id}")
     lock = ledger.lock_info(env)
     alias = ws.target.alias_state(fn, changing=changing)
+    functions: tuple[tuple[str, FunctionRef, AliasState], ...] = ()
+    if ws.config.many:
+        refs = ws.function_refs(env, session_name=fn.session_name)
+        functions = tuple(
+            (name, ref, alias if i == 0 else ws.target.alias_state(ref, changing=changing))
+            for i, (name, ref) in enumerate(refs.items())
+        )
     return EnvFacts(
         env=env,
         spec=spec,
@@ -52,23 +59,38 @@ def gather_env(ws: Workspace, env: str, *, ledger: Ledger, changing: bool = Fals
         lock=lock,
         lock_stale=lock is not None and lock_is_stale(lock),
         unfinished=tuple(ledger.unfinished(env)),
-        drift=gather_drift(ws, fn, alias, ledger=ledger),
+        drift=_first_drift(ws, functions, ledger=ledger)
+        if functions
+        else gather_drift(ws, fn, alias, ledger=ledger),
+        functions=functions,
     )
 
 
 def gather_drift(
-    ws: Workspace, fn: FunctionRef, alias: AliasState, *, ledger: Ledger
+    ws: Workspace, fn: FunctionRef, alias: AliasState, *, ledger: Ledger, function: str = ""
 ) -> Drift | None:
     """DESIGN §11.3: whether the alias points at a version the ledger did not put there; the
-    live version's configuration is read only then."""
+    live version's configuration is read only then. ``function``: which function of a
+    many-function release ``fn`` is (drift is per function)."""
     from lambda_promote.deploy import DRIFT_HISTORY, live_configuration
-    from lambda_promote.drift import environment_drift
+    from lambda_promote.drift import environment_drift, function_history
 
-    history = ledger.deployments(fn.env, limit=DRIFT_HISTORY)
+    history = function_history(ledger.deployments(fn.env, limit=DRIFT_HISTORY), function)
     drift, _ = environment_drift(
         history, alias, read_configuration=lambda v: live_configuration(ws.target, fn, v)
     )
     return drift
+
+
+def _first_drift(
+    ws: Workspace, functions: Sequence[tuple[str, FunctionRef, AliasState]], *, ledger: Ledger
+) -> Drift | None:
+    """The first function of the release whose alias drifted, told with its name."""
+    for name, ref, alias in functions:
+        drift = gather_drift(ws, ref, alias, ledger=ledger, function=name)
+        if drift is not None:
+            return replace(drift, detail=f"{name}: {drift.detail}")
+    return None
 
 
 def gather_configuration(
@@ -175,10 +197,18 @@ def _refusal(check: Callable[[], None]) -> GateDecision | None:
 def _verified(ws: Workspace, artifact: Artifact) -> tuple[Path | None, str | None]:
     """The stored zip, re-hashed (DESIGN §5.1); bytes that no longer match the digest that
     succeeded upstream are a gate refusal, decided by the plan."""
+    from lambda_promote.build.release import release_functions
+
     try:
-        return ws.store.verified_path(artifact.digest), None
+        path = ws.store.verified_path(artifact.digest)
+        for name, digest in (release_functions(artifact) or {}).items():
+            try:  # every function of a release: its bytes too (DESIGN §11.4)
+                ws.store.verified_path(digest)
+            except ArtifactError as error:
+                return None, f"{name}: {error.message}"
     except ArtifactError as error:
         return None, error.message
+    return path, None
 
 
 def _chosen_or_built(ws: Workspace, digest: str | None, *, build: bool) -> Artifact | None:

@@ -95,6 +95,9 @@ class EnvFacts:
     unfinished: tuple[Deployment, ...]
     # The alias is not where the ledger left it (DESIGN §11.3); a failure goes back there.
     drift: Drift | None = None
+    # A many-function release (DESIGN §11.4): each function, addressed, and where its alias
+    # points; empty for a single function (``fn`` and ``alias`` say it all).
+    functions: tuple[tuple[str, FunctionRef, AliasState], ...] = ()
 
     @property
     def locked(self) -> bool:

@@ -147,9 +147,12 @@ def plan_deploy(env: EnvFacts, release: ReleaseFacts) -> Plan:
         )
     if grant is not None:
         steps.append(Step(StepAction.CONSUME_APPROVAL, grant.summary))
-    configure = configure_steps(env, release)
-    steps += configure
-    steps += publish_steps(env, artifact, source=release.source_env, configured=bool(configure))
+    if env.functions:
+        steps += release_steps(env, artifact, source=release.source_env)
+    else:
+        configure = configure_steps(env, release)
+        steps += configure
+        steps += publish_steps(env, artifact, source=release.source_env, configured=bool(configure))
     notes = []
     if env.drift is not None:
         notes.append(f"{env.env}: drift: {env.drift.detail}")
@@ -215,6 +218,50 @@ def publish_steps(
         ),
         *verification_steps(env, phase="verify"),
     ]
+
+
+def release_steps(env: EnvFacts, release: Artifact | None, *, source: str | None) -> list[Step]:
+    """A many-function release (DESIGN §11.4): publish every function, then shift every
+    alias, then verify them all; ``Step.function`` is the release's function name."""
+    from lambda_promote.build.release import release_functions
+
+    digests = (release_functions(release) if release is not None else None) or {}
+    unknown = f"what {source} verified" if source else "the new build"
+    publish, shift = [], []
+    for name, fn, alias in env.functions:
+        digest = digests.get(name)
+        what = digest[:12] if digest else unknown
+        if digest is not None and digest == alias.digest:
+            publish.append(
+                Step(
+                    StepAction.PUBLISH,
+                    f"{name}: {what} is already live as "
+                    f"version {alias.version} of {fn.function_name}",
+                    function=name,
+                )
+            )
+            continue
+        if fn.configuration.managed:
+            settings = described(fn.configuration.to_json())
+            detail = f"{name}: apply " + "; ".join(f"{label} {text}" for label, text in settings)
+            publish.append(Step(StepAction.CONFIGURE, detail, function=name))
+        publish.append(
+            Step(
+                StepAction.PUBLISH,
+                f"{name}: {what} as a new version of {fn.function_name}",
+                function=name,
+            )
+        )
+        shift.append(
+            Step(
+                StepAction.SHIFT,
+                f"{name}: {fn.function_name}:{fn.alias} from version "
+                f"{alias.version or '(none)'} to it",
+                function=name,
+                percent=100,
+            )
+        )
+    return [*publish, *shift, *verification_steps(env, phase="verify")]
 
 
 # --- run -------------------------------------------------------------------------------------

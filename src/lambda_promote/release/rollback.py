@@ -277,6 +277,17 @@ def verification_steps(env: EnvFacts, *, phase: str) -> list[Step]:
         Step(StepAction.CHECK, f"{check.name} ({phase}): invoke {env.fn.alias}")
         for check in spec.checks
     ]
+    if env.functions:  # many functions: each check against its function, or against each
+        steps = [
+            Step(
+                StepAction.CHECK,
+                f"{name}: {check.name} ({phase}): invoke {fn.function_name}:{fn.alias}",
+                function=name,
+            )
+            for name, fn, _alias in env.functions
+            for check in spec.checks
+            if check.function in (None, name)
+        ]
     if spec.alarms:
         steps.append(Step(StepAction.ALARM_WATCH, f"not in ALARM: {', '.join(spec.alarms)}"))
     if spec.bake_seconds:

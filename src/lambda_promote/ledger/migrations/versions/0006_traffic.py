@@ -4,8 +4,8 @@ recovery of an interrupted shift knows how far it got. Deployments that moved th
 all at once keep NULL. Abort and finish requests need no table: they are audit events
 (``traffic.abort`` / ``traffic.finish``) that the running deploy reads.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01
 
 A migration is history: it spells its columns out instead of importing ``tables.py``.
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
