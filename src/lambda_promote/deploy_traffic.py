@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lambda_promote.hooks import HookCall, HookName, run_hook
 from lambda_promote.journal import Journal
 from lambda_promote.ledger.base import Ledger
-from lambda_promote.model import CheckResult, Deployment, FunctionRef
+from lambda_promote.model import AliasState, CheckResult, Deployment, DeploymentState, FunctionRef
+from lambda_promote.outcome import undone_if_interrupted
 from lambda_promote.shift import ShiftOutcome
 from lambda_promote.shifting import Member, Progress, TargetShift, walk
 
@@ -33,6 +34,7 @@ __all__ = [
     "before_traffic",
     "last_step",
     "partial_steps",
+    "shift_one",
     "stopped_why",
 ]
 from lambda_promote.targets.base import Target
@@ -41,6 +43,8 @@ from lambda_promote.traffic_control import AuditControl
 
 if TYPE_CHECKING:
     from lambda_promote.config.schema import Environment
+
+S = DeploymentState
 
 
 class Machine(Protocol):
@@ -132,6 +136,31 @@ def partial_steps(
     control = AuditControl(m.ledger, dep.env, dep.id, since_seq=0)
     outcome = walk(shift, strategy, control, clock=pace.clock, sleep=pace.sleep)
     return shift, outcome
+
+
+def shift_one(
+    m: Machine,
+    dep: Deployment,
+    env: Environment,
+    member: Member,
+    *,
+    pace: Pace,
+    roll_back: Callable[[Deployment, str, AliasState], Deployment],
+) -> tuple[Deployment, AliasState, Deployment | None]:
+    """A single function's steps below 100 % (none when nothing was live to shift from);
+    the deployment and the alias after them, and the rolled-back deployment when the shift
+    stopped. ``roll_back(deployment, why, alias as it stands)``."""
+    if member.alias.version is None:
+        return dep, member.alias, None
+    with undone_if_interrupted(m.ledger, dep.id, lambda d, why: roll_back(d, why, member.alias)):
+        shift, outcome = partial_steps(m, dep, env, [member], pace=pace)
+    if not outcome.ok:
+        return shift.dep, member.alias, roll_back(shift.dep, stopped_why(outcome), member.alias)
+    if shift.steps:
+        note = f"traffic 100% to version {member.version}"
+        dep = m.journal.move(shift.dep, S.SHIFTING, note=note, traffic=shift.full())
+        pace.crash("traffic-full-recorded")
+    return dep, member.alias, None
 
 
 def last_step(dep: Deployment, ok: bool) -> dict[str, Any]:

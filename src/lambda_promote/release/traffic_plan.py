@@ -11,17 +11,24 @@ from lambda_promote.release.models import EnvFacts, Step, StepAction
 from lambda_promote.traffic import TrafficError, format_duration, parse_traffic
 
 
-def before_full_shift(env: EnvFacts, function: str) -> list[Step]:
-    """The steps that come before the new version takes all the traffic."""
+def before_full_shift(env: EnvFacts, function: str | None = None) -> list[Step]:
+    """The steps that come before the new version takes all the traffic; ``function``
+    None: a many-function release, whose functions take each step together."""
     spec = env.spec
     steps = _hook(env, "before_traffic", function)
+    if function is None:
+        who, rest = "every function of the release", "the rest to its live version"
+        nothing_live = all(alias.version is None for _, _, alias in env.functions)
+    else:
+        who, rest = f"{function}:{env.fn.alias}", f"the rest to version {env.alias.version}"
+        nothing_live = env.alias.version is None
     try:
         strategy = parse_traffic(spec.traffic)
     except TrafficError:  # refused when promote.yaml was loaded
         return steps
     if not strategy.progressive:
         return steps
-    if env.alias.version is None:
+    if nothing_live:
         note = "nothing is live yet, so all the traffic moves at once"
         return [*steps, Step(StepAction.SHIFT, f"{spec.traffic}: {note}", function=function)]
     watched = ", ".join(spec.alarms) if spec.alarms else "no alarms"
@@ -29,13 +36,13 @@ def before_full_shift(env: EnvFacts, function: str) -> list[Step]:
         if not step.partial:
             break
         share = f"{step.percent:g}%"
+        percent = int(step.percent) if step.percent.is_integer() else step.percent
         steps += [
             Step(
                 StepAction.SHIFT,
-                f"{function}:{env.fn.alias} sends {share} to the new version, the rest to "
-                f"version {env.alias.version}",
+                f"{who} sends {share} to the new version, {rest}",
                 function=function,
-                percent=int(step.percent) if step.percent.is_integer() else step.percent,  # type: ignore[arg-type]
+                percent=percent,  # type: ignore[arg-type]
             ),
             *[
                 Step(StepAction.CHECK, f"{c.name} (traffic): invoke the new version by number")
@@ -50,12 +57,12 @@ def before_full_shift(env: EnvFacts, function: str) -> list[Step]:
     return steps
 
 
-def after_full_shift(env: EnvFacts, function: str) -> list[Step]:
+def after_full_shift(env: EnvFacts, function: str | None = None) -> list[Step]:
     """The steps once the new version has all the traffic and passed its checks."""
     return _hook(env, "after_traffic", function)
 
 
-def _hook(env: EnvFacts, hook: str, function: str) -> list[Step]:
+def _hook(env: EnvFacts, hook: str, function: str | None) -> list[Step]:
     name = getattr(env.spec.hooks, hook)
     if not name:
         return []
