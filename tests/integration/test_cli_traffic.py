@@ -171,3 +171,59 @@ def test_a_sigkill_at_each_step_is_resolved_by_the_next_command(
     assert alias_file(project)["version"] == body["deployment"]["version"]
     assert alias_file(project).get("weights", {}) == {}
     assert os.environ.get("LAMBDA_PROMOTE_CRASH_AT") is None
+
+
+RELEASE = """\
+project: shop
+target: local
+functions:
+  api: {source: api, handler: app.handler}
+  worker: {source: worker, handler: app.handler}
+environments:
+  staging:
+    function_names: {api: shop-api-staging, worker: shop-worker-staging}
+    traffic: canary 20% 1s
+    checks:
+      - {name: ping, payload: {ping: true}, expect: {body: {ok: true}}, max_latency_ms: 20000}
+"""
+
+
+def release_project(root: Path, release: str, *, broken: str = "") -> Project:
+    project = Project(root)
+    (root / "promote.yaml").write_text(RELEASE)
+    for name in ("api", "worker"):
+        (root / name).mkdir(exist_ok=True)
+        body = (
+            'raise ValueError("broken")'
+            if name == broken
+            else f"return {{'ok': True}}  # {release}"
+        )
+        (root / name / "app.py").write_text(f"def handler(event, context):\n    {body}\n")
+    return project
+
+
+def weights_of(project: Project, function: str) -> dict[str, float]:
+    path = project.root / ".lambda-promote" / "local" / function / "aliases" / "live.json"
+    return dict(json.loads(path.read_text()).get("weights", {}))
+
+
+def test_every_function_of_a_release_takes_each_step_and_a_bad_one_takes_all_back(
+    tmp_path: Path,
+) -> None:
+    project = release_project(tmp_path, "r1")
+    project.run("deploy", "staging", check=0)
+    release_project(tmp_path, "r2")
+    _, body = project.run("deploy", "staging", check=0)
+    dep = body["deployment"]
+    assert [s["percent"] for s in dep["traffic"]] == [20.0, 100.0]
+    named = sorted(c["name"] for c in dep["checks"] if "at 20%" in c["detail"])
+    assert named == ["api: ping", "worker: ping"]
+
+    release_project(tmp_path, "r3", broken="worker")
+    code, body = project.run("deploy", "staging")
+    assert code == 3
+    dep = body["deployment"]
+    assert dep["traffic"][0]["ok"] is False
+    assert {n: e["moved"] for n, e in dep["functions"].items()} == {"api": True, "worker": True}
+    for function in ("shop-api-staging", "shop-worker-staging"):
+        assert weights_of(project, function) == {}
