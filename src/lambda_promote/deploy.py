@@ -172,6 +172,8 @@ class Deployer:
                 fn, published.version, expected_revision=alias.revision_id
             )
         except ConflictError as error:
+            if dep.traffic:  # part of the traffic is on the new version: not "nothing changed"
+                return self._roll_back(dep, fn, env, cause=error.message, shifted=alias)
             return self.journal.move(dep, S.FAILED, note="conflict", error=error.message)
         except PromoteError as error:
             # The call may or may not have moved the alias: look before deciding.
