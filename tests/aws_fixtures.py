@@ -342,6 +342,22 @@ class MotoWorld:
             {"results": texts, "account_id": account_id, "region": region},
         )
 
+    def create_alarm(self, name: str) -> Any:
+        """A CloudWatch alarm on the functions' errors (state OK until a test sets it);
+        returns the CloudWatch client, for ``set_alarm_state``."""
+        cloudwatch = self.session().client("cloudwatch")
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="Errors",
+            Namespace="AWS/Lambda",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+        return cloudwatch
+
     def create_function(
         self, name: str, *, role_arn: str | None = None, architecture: str = "x86_64"
     ) -> str:

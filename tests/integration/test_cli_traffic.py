@@ -145,7 +145,8 @@ def test_sigterm_during_a_bake_rolls_back_and_says_interrupted(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
-    "crash_at", ["traffic-0-recorded", "traffic-0-weighted", "traffic-1-weighted"]
+    "crash_at",
+    ["traffic-0-recorded", "traffic-0-weighted", "traffic-1-weighted", "traffic-full-recorded"],
 )
 def test_a_sigkill_at_each_step_is_resolved_by_the_next_command(
     tmp_path: Path, crash_at: str

@@ -49,16 +49,7 @@ class FakeClock:
 def world(request: pytest.FixtureRequest, monkeypatch, tmp_path) -> Iterator[MotoWorld]:
     with moto_world(request.param, monkeypatch, tmp_path) as made:
         made.create_function(FN.function_name)
-        made.session().client("cloudwatch").put_metric_alarm(
-            AlarmName="orders-errors",
-            MetricName="Errors",
-            Namespace="AWS/Lambda",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
+        made.create_alarm("orders-errors")
         yield made
 
 

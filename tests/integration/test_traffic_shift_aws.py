@@ -31,17 +31,7 @@ def world(request: pytest.FixtureRequest, monkeypatch, tmp_path) -> Iterator[Mot
 
 def prepared(world: MotoWorld, tmp_path, ledger):  # type: ignore[no-untyped-def]
     world.create_function(FN.function_name)
-    cloudwatch = world.session().client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="orders-errors",
-        MetricName="Errors",
-        Namespace="AWS/Lambda",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
+    cloudwatch = world.create_alarm("orders-errors")
     target = AwsTarget(session_factory=world.sessions)
     a, b = release(tmp_path, "a"), release(tmp_path, "b")
     live = target.point_alias(
