@@ -161,6 +161,8 @@ class Report:
     # DESIGN §11.3: (label, text) rows; empty with no digest when not recorded.
     configuration: tuple[tuple[str, str], ...] = ()
     configuration_digest: str | None = None
+    # When ``commit`` was committed (DESIGN §11.8); None when the ledger does not know.
+    committed_at: datetime | None = None
     traffic: tuple[TrafficRow, ...] = ()  # DESIGN §11.5; empty: the traffic moved at once
 
     @property
@@ -184,6 +186,7 @@ def build_report(
     notifications: Iterable[Mapping[str, Any]] = (),
     audit_head: str | None = None,
     commit: str | None = None,
+    committed_at: datetime | None = None,
     project: str = "",
     generated_at: datetime,
     redactor: Redactor,
@@ -201,6 +204,7 @@ def build_report(
         actor=dep.actor,
         digest=dep.digest,
         commit=commit,
+        committed_at=committed_at,
         reason=r(dep.reason),
         error=r(dep.error),
         attempted_version=dep.version,
