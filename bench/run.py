@@ -1,15 +1,15 @@
 """``make bench``: every benchmark of issue 8 in one run, with the baselines installed by the
 run itself, results in bench/results/latest.md (printed at the end) and latest.json.
 
-    python bench/run.py [--quick] [--only builds,startup,deploy,scale,hotpath,ledger,traffic] [--repeat N]
+    python bench/run.py [--quick] [--only SUITE,SUITE…] [--repeat N]
 
 Suites: builds (ours against ``sam build`` and ``chalice package``), startup (``--help``,
 ``validate``, ``status``, importtime), deploy (moto's server: raw boto3 against our deploy,
 promotion and rollback, with API calls and bytes counted), scale (history and checks),
 hotpath (deploy, rollback and status against the bare script and ``chalice --help``, taking
 turns in one run, with the goals of the release plan), ledger (status, deploy and rollback with
-a SQLite ledger against a DynamoDB one on moto's server, with DynamoDB's round trips), traffic (a two-step canary's cost over
-its bake).
+a SQLite ledger against a DynamoDB one on moto's server, with DynamoDB's round trips),
+traffic (a two-step canary's cost over its bake).
 """
 
 from __future__ import annotations
