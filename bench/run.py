@@ -1,15 +1,16 @@
 """``make bench``: every benchmark of issue 8 in one run, with the baselines installed by the
 run itself, results in bench/results/latest.md (printed at the end) and latest.json.
 
-    python bench/run.py [--quick] [--only SUITE,…] [--repeat N]
+    python bench/run.py [--quick] [--only SUITE,SUITE…] [--repeat N]
 
 Suites (SUITE): builds (ours against ``sam build`` and ``chalice package``), startup (``--help``,
 ``validate``, ``status``, importtime), deploy (moto's server: raw boto3 against our deploy,
 promotion and rollback, with API calls and bytes counted), scale (history and checks),
 hotpath (deploy, rollback and status against the bare script and ``chalice --help``, taking
 turns in one run, with the goals of the release plan), ledger (status, deploy and rollback with
-a SQLite ledger against a DynamoDB one on moto's server, with DynamoDB's round trips), serve
-(the dashboard's pages and API over a ledger of 10,000 deployments).
+a SQLite ledger against a DynamoDB one on moto's server, with DynamoDB's round trips),
+traffic (a two-step canary's cost over its bake), serve (the dashboard's pages and API
+over a ledger of 10,000 deployments).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench import baselines, machine, report
 from bench.common import SCRATCH, Section, Settings, lambda_promote
 from bench.harness import ratio
 
-SUITES = ("builds", "startup", "deploy", "scale", "hotpath", "ledger", "serve")
+SUITES = ("builds", "startup", "deploy", "scale", "hotpath", "ledger", "traffic", "serve")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -137,6 +138,10 @@ def _suite(
             from bench import suite_ledger
 
             return suite_ledger.run(settings, lp=lp, log=log)
+        if name == "traffic":
+            from bench import suite_traffic
+
+            return suite_traffic.run(settings, log=log)
         if name == "hotpath":
             from bench import suite_hotpath
 

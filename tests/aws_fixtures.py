@@ -20,6 +20,11 @@ at the botocore level, on the client side, so they work the same against both ki
 - ``UpdateFunctionConfiguration`` keeps ``EphemeralStorage`` for $LATEST and ``PublishVersion``
   copies it onto the new version (moto ignores the key and always answers 512). Memory, timeout,
   layers and variables moto keeps per version itself.
+
+moto keeps an alias's ``RoutingConfig`` as it is given (and keeps it when an update leaves it
+out, as Lambda does) but accepts any weights; ``LambdaFidelity`` also refuses what Lambda
+refuses with ``InvalidParameterValueException``: more than one weighted version, a weight
+outside 0.0–1.0, or the alias's own version weighted.
 """
 
 from __future__ import annotations
@@ -128,6 +133,7 @@ class LambdaFidelity:
         events = session.events
         events.register("provide-client-params.lambda", self._stash_params)
         events.register("before-call.lambda.UpdateAlias", self._refuse_stale_revision)
+        events.register("before-call.lambda.UpdateAlias", self._refuse_bad_routing)
         for op in ("GetAlias", "CreateAlias", "UpdateAlias", "DeleteAlias"):
             events.register(f"after-call.lambda.{op}", self._track_revision)
         events.register("after-call.lambda.ListVersionsByFunction", self._page_versions)
@@ -215,6 +221,18 @@ class LambdaFidelity:
         if wanted and current and wanted != current:
             return _stale_revision("GetAlias")
         return None
+
+    def _refuse_bad_routing(self, context: dict[str, Any], **_: Any) -> Any:
+        params = context.get("api_params", {})
+        weights = (params.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        problem = None
+        if len(weights) > 1:
+            problem = "Only one additional version can be specified in the routing config"
+        elif any(not 0.0 <= float(w) <= 1.0 for w in weights.values()):
+            problem = "Weight must be between 0.0 and 1.0"
+        elif str(params.get("FunctionVersion")) in weights:
+            problem = "Cannot route traffic to the primary version of the alias"
+        return error_answer(400, "InvalidParameterValueException", problem) if problem else None
 
     def _track_revision(
         self,
@@ -323,6 +341,22 @@ class MotoWorld:
             "/moto-api/static/lambda-simple/response",
             {"results": texts, "account_id": account_id, "region": region},
         )
+
+    def create_alarm(self, name: str) -> Any:
+        """A CloudWatch alarm on the functions' errors (state OK until a test sets it);
+        returns the CloudWatch client, for ``set_alarm_state``."""
+        cloudwatch = self.session().client("cloudwatch")
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="Errors",
+            Namespace="AWS/Lambda",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+        return cloudwatch
 
     def create_function(
         self, name: str, *, role_arn: str | None = None, architecture: str = "x86_64"

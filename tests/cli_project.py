@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +135,16 @@ class Project:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+
+
+def wait_for(predicate: Callable[[], bool], *, seconds: float = 60.0) -> None:
+    """Poll ``predicate`` until it holds (a child process got somewhere), or fail the test."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
 
 
 def make_project(

@@ -26,6 +26,7 @@ class FakeTarget:
     calls: list[str] = field(default_factory=list)
     good: list[tuple[str, str]] = field(default_factory=list)
     configurations: dict[str, dict[str, Any]] = field(default_factory=dict)  # version → JSON
+    weights: dict[str, dict[str, float]] = field(default_factory=dict)  # alias → shift weights
     _revisions: Any = field(default_factory=lambda: itertools.count(1))
 
     # -- Target protocol ---------------------------------------------------------------
@@ -34,7 +35,8 @@ class FakeTarget:
         if fn.alias not in self.alias:
             return AliasState(version=None)
         version, rev = self.alias[fn.alias]
-        return AliasState(version=version, revision_id=rev, digest=self._digest(version))
+        weights = dict(self.weights.get(fn.alias, {}))
+        return AliasState(version, rev, self._digest(version), weights=weights)
 
     def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
         self._call("publish")
@@ -64,7 +66,20 @@ class FakeTarget:
             raise ConflictError(f"alias {fn.alias} changed (expected {expected_revision})")
         rev = f"rev-{next(self._revisions)}"
         self.alias[fn.alias] = (version, rev)
+        self.weights.pop(fn.alias, None)
         return AliasState(version=version, revision_id=rev, digest=self._digest(version))
+
+    def weigh_alias(
+        self, fn: FunctionRef, version: str, weights: dict[str, float], *, expected_revision: str
+    ) -> AliasState:
+        self._call("weigh_alias")
+        current = self.alias.get(fn.alias)
+        if (current[1] if current else None) != expected_revision:
+            raise ConflictError(f"alias {fn.alias} changed (expected {expected_revision})")
+        rev = f"rev-{next(self._revisions)}"
+        self.alias[fn.alias] = (version, rev)
+        self.weights[fn.alias] = dict(weights)
+        return AliasState(version, rev, self._digest(version), weights=dict(weights))
 
     def remove_alias(self, fn: FunctionRef, *, expected_revision: str) -> None:
         self._call("remove_alias")

@@ -43,6 +43,7 @@ class _StoredDeployment:
     configuration_json: str | None = None
     release_json: str | None = None
     functions_json: str | None = None
+    traffic_json: str | None = None
     transitions: list[Transition] = field(default_factory=list)
     checks: list[tuple[CheckResult, str | None]] = field(default_factory=list)
 
@@ -130,6 +131,7 @@ class MemoryLedger:
             configuration=None,
             release_configuration=None,
             functions=None,
+            traffic=None,
         )
         self._seq += 1
         self._deployments[deployment.id] = _StoredDeployment(
@@ -139,6 +141,7 @@ class MemoryLedger:
             configuration_json=configuration_json,
             release_json=release_json,
             functions_json=functions_json,
+            traffic_json=rules.dump_json(deployment.traffic, what="the traffic steps"),
             transitions=[Transition(state=state, at=created, note="")],
             checks=checks,
         )
@@ -152,6 +155,11 @@ class MemoryLedger:
         rollback_json = (
             rules.dump_json(changes.pop("rollback"), what="the rollback")
             if "rollback" in changes
+            else None
+        )
+        traffic_json = (
+            rules.dump_json(changes.pop("traffic"), what="the traffic steps")
+            if "traffic" in changes
             else None
         )
         functions_json = (
@@ -168,6 +176,8 @@ class MemoryLedger:
             stored.rollback_json = rollback_json
         if "functions" in fields:
             stored.functions_json = functions_json
+        if "traffic" in fields:
+            stored.traffic_json = traffic_json
         at = self._clock()
         stored.deployment = dataclasses.replace(
             stored.deployment, state=state, updated_at=at, **changes
@@ -352,6 +362,7 @@ class MemoryLedger:
             configuration=rules.load_json(stored.configuration_json),
             release_configuration=rules.load_json(stored.release_json),
             functions=rules.load_json(stored.functions_json),
+            traffic=rules.load_json(stored.traffic_json),
         )
 
     def _full(self, deployment_id: str) -> Deployment:

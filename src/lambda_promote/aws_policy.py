@@ -162,12 +162,30 @@ def role_policy(config: Config, env: str | None, role: str, where: Where) -> dic
                 for name in spec.alarms
             ]
             statements.append(_allow("WatchTheAlarms", ["cloudwatch:DescribeAlarms"], alarms))
+        hooks = _hook_arns(spec, where) if role == "deploy" else []
+        if hooks:
+            statements.append(_allow("InvokeTheTrafficHooks", ["lambda:InvokeFunction"], hooks))
         layers = _layers(config, env) if role == "deploy" else []
         if layers:
             statements.append(_allow("AttachTheReleasesLayers", ["lambda:GetLayerVersion"], layers))
     statements += _store_statements(config, calls)
     statements += _ledger_statements(config, calls, where)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _hook_arns(spec: Environment, where: Where) -> list[str]:
+    """The functions ``hooks:`` invokes around a shift (DESIGN §11.5), with any qualifier."""
+    named = [spec.hooks.before_traffic, spec.hooks.after_traffic]
+    arns: list[str] = []
+    for hook in filter(None, named):
+        name = (
+            hook
+            if hook.startswith("arn:")
+            else (f"arn:aws:lambda:{spec.region}:{where.account}:function:{hook}")
+        )
+        base = ":".join(name.split(":")[:7])
+        arns += [a for a in (base, f"{base}:*") if a not in arns]
+    return arns
 
 
 def _ledger_statements(config: Config, calls: list[Call], where: Where) -> list[dict[str, Any]]:

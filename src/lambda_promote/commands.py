@@ -158,19 +158,22 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
     ):
         inv.ui.warn(UNKEYED_WARNING)
     lines = []
+    flights = {row.env: [status.in_flight_json(ws, d) for d in row.in_flight] for row in rows}
     for row in rows:
         live = f"version {row.version} ({(row.digest or '')[:12]})" if row.version else "nothing"
         who = f" by {row.deployed_by} at {row.deployed_at}" if row.deployed_by else ""
         lines.append(f"{row.env:<12} {row.function_name}:{row.alias}  {live}{who}")
         if row.drift is not None:
             lines.append(f"{'':<12} DRIFT: {row.drift.detail}")
-        for dep in row.in_flight:
+        for dep in flights[row.env]:
             stale = (
                 " — its process is gone; the next command on this env resolves it"
                 if row.lock is None or row.lock.get("stale")
                 else ""
             )
-            lines.append(f"{'':<12} in flight: {dep.id} {dep.state.value}{stale}")
+            lines.append(f"{'':<12} in flight: {dep['id']} {dep['state']}{stale}")
+            if dep["traffic"] is not None:
+                lines.append(f"{'':<12} {status.shift_line(dep, row.weights)}")
         for req in row.approvals:
             missing = "; ".join(req["missing"]) or "ready to deploy"
             lines.append(
@@ -190,7 +193,8 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
             "deployed_by": row.deployed_by,
             "function_name": row.function_name,
             "alias": row.alias,
-            "in_flight": [{"id": d.id, "state": d.state.value} for d in row.in_flight],
+            "in_flight": flights[row.env],
+            "weights": row.weights,
             "lock": row.lock,
             "approvals": row.approvals,
             "drift": row.drift.to_json() if row.drift else None,

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from lambda_promote import checks as health
+from lambda_promote import deploy_traffic as traffic
 from lambda_promote.drift import Drift, environment_drift, recorded_fields
 from lambda_promote.errors import ConflictError, EnvironmentLocked, PromoteError
+from lambda_promote.faults import crash_point
 from lambda_promote.function_config import FunctionConfiguration
 from lambda_promote.journal import Journal
 from lambda_promote.ledger.base import Ledger, LockInfo
@@ -38,8 +39,9 @@ from lambda_promote.model import (
     FunctionRef,
     RollbackRecord,
 )
-from lambda_promote.outcome import describe_failures, outcome_of_interruption
+from lambda_promote.outcome import describe_failures, undone_if_interrupted
 from lambda_promote.release.rollback import Action, back_to_previous, recovery_for
+from lambda_promote.shifting import Progress
 from lambda_promote.targets.base import Target
 from lambda_promote.workspace import parse_lock_holder, this_host
 
@@ -50,14 +52,6 @@ S = DeploymentState
 # How far back the ledger is read for drift and a rollback's configuration: the newest
 # finished deployment is what counts, and it is nearly always the first.
 DRIFT_HISTORY = 50
-
-
-def crash_point(name: str) -> None:
-    """Fault injection for the crash-recovery tests: with LAMBDA_PROMOTE_CRASH_AT=NAME the
-    process kills itself (SIGKILL, no cleanup) right after the step NAME, as a power cut
-    would. Unset in normal use; costs one dictionary lookup."""
-    if os.environ.get("LAMBDA_PROMOTE_CRASH_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def new_deployment_id() -> str:
@@ -78,15 +72,6 @@ def lock_is_stale(info: LockInfo, *, host: str | None = None) -> bool:
     return False
 
 
-class Progress(Protocol):
-    """What the state machine says while it works (the CLI passes its UI)."""
-
-    def task(self, title: str, /) -> AbstractContextManager[Any]: ...
-    def step(self, message: str, /) -> None: ...
-    def ok(self, message: str, /) -> None: ...
-    def warn(self, message: str, /) -> None: ...
-
-
 @dataclass
 class Deployer:
     ledger: Ledger
@@ -98,6 +83,8 @@ class Deployer:
     new_id: Callable[[], str] = new_deployment_id
     # Told when a stale lock of a dead process is broken (the audit trail records it).
     on_lock_broken: Callable[[LockInfo], None] | None = None
+    # The clock of a progressive shift's bakes (DESIGN §11.5); tests pass a fake one.
+    pace: traffic.Pace = field(default_factory=lambda: traffic.Pace(crash=crash_point))
 
     # --- deploy --------------------------------------------------------------------------
     def deploy(
@@ -168,13 +155,25 @@ class Deployer:
         crash_point("publish")
         if published.version == alias.version:
             return self._verify_unchanged(dep, fn, env, published.version)
+        refused = traffic.before_traffic(self, dep, env, [(fn, published.version)])
+        if refused:
+            why = describe_failures(refused)
+            return self.journal.move(dep, S.FAILED, note="before_traffic hook failed", error=why)
         dep = self.journal.move(dep, S.SHIFTING, version=published.version)
+        dep, alias, stopped = traffic.shift_one(
+            self, dep, env, traffic.Member(fn, published.version, alias), pace=self.pace,
+            roll_back=lambda d, why, at: self._roll_back(d, fn, env, cause=why, shifted=at),
+        )  # fmt: skip
+        if stopped is not None:
+            return stopped
         self.progress.step(f"pointing {fn.alias} at version {published.version}")
         try:
             shifted = self.target.point_alias(
                 fn, published.version, expected_revision=alias.revision_id
             )
         except ConflictError as error:
+            if dep.traffic:  # part of the traffic is on the new version: not "nothing changed"
+                return self._roll_back(dep, fn, env, cause=error.message, shifted=alias)
             return self.journal.move(dep, S.FAILED, note="conflict", error=error.message)
         except PromoteError as error:
             # The call may or may not have moved the alias: look before deciding.
@@ -182,18 +181,12 @@ class Deployer:
                 return self.journal.move(dep, S.FAILED, note="alias unchanged", error=error.message)
             return self._roll_back(dep, fn, env, cause=error.message)
         crash_point("shift")
-        try:
+        with undone_if_interrupted(
+            self.ledger,
+            dep.id,
+            lambda d, why: self._roll_back(d, fn, env, cause=why, shifted=shifted),
+        ):
             return self._verify_new(dep, fn, env, shifted)
-        except BaseException as error:
-            # Interrupted (Ctrl-C, a bug) after traffic moved: put the old version back first,
-            # then say what happened to the environment (exit 3 or 4), never "nothing changed".
-            current = self.ledger.get_deployment(dep.id)
-            if current is None or current.state.terminal:
-                raise
-            undone = self._roll_back(
-                current, fn, env, cause=f"interrupted: {error!r}", shifted=shifted
-            )
-            raise outcome_of_interruption(undone, error) from error
 
     def _drift(self, fn: FunctionRef, alias: AliasState) -> tuple[Drift | None, AliasState]:
         """Whether someone moved the alias behind the ledger's back, said before acting; and
@@ -219,9 +212,11 @@ class Deployer:
         self.journal.checks(dep, results)
         failed = [r for r in results if not r.ok]
         if not failed:
+            failed = traffic.after_traffic(self, dep, env, [(fn, str(dep.version))])
+        if not failed:
             self.progress.ok(f"{fn.env}: version {dep.version} ({dep.short_digest}) is live")
             self._remember_good(fn, dep.version, dep.digest)
-            return self.journal.move(dep, S.SUCCEEDED)
+            return self.journal.move(dep, S.SUCCEEDED, **traffic.last_step(dep, True))
         return self._roll_back(dep, fn, env, cause=describe_failures(failed), shifted=shifted)
 
     def _verify_unchanged(
@@ -254,7 +249,8 @@ class Deployer:
         reason: str = "checks failed",
     ) -> Deployment:
         self.progress.warn(f"{fn.env}: {cause}; rolling back")
-        dep = self.journal.move(dep, S.ROLLING_BACK, note=cause, error=cause)
+        settled = traffic.last_step(dep, False)
+        dep = self.journal.move(dep, S.ROLLING_BACK, note=cause, error=cause, **settled)
         live = shifted or self.target.alias_state(fn)
         record = back_to_previous(dep, reason=reason)
         try:

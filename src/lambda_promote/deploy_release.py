@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambda_promote import checks as health
-from lambda_promote.deploy import Deployer, crash_point
+from lambda_promote import deploy_traffic as traffic
+from lambda_promote.deploy import Deployer
 from lambda_promote.errors import PromoteError
+from lambda_promote.faults import crash_point
 from lambda_promote.model import (
     Artifact,
     CheckResult,
@@ -32,7 +34,7 @@ from lambda_promote.model import (
     FunctionRef,
     RollbackRecord,
 )
-from lambda_promote.outcome import describe_failures
+from lambda_promote.outcome import describe_failures, undone_if_interrupted
 
 if TYPE_CHECKING:
     from lambda_promote.config.schema import Environment
@@ -129,6 +131,14 @@ class ReleaseDeployer(Deployer):
                 )
             functions[name]["version"] = published.version
         crash_point("publish")
+        moving = [(parts[n].fn, e["version"]) for n, e in functions.items()
+                  if e["version"] != e["previous_version"]]  # fmt: skip
+        refused = traffic.before_traffic(self, dep, env, moving)
+        if refused:
+            why = describe_failures(refused)
+            return self.journal.move(
+                dep, S.FAILED, note="before_traffic hook failed", error=why, functions=functions
+            )
         # Written before the first alias moves: recovery reads from here what each moves to.
         dep = self.journal.move(dep, S.SHIFTING, functions=functions)
         return self._shift_all(dep, parts, env)
@@ -136,6 +146,9 @@ class ReleaseDeployer(Deployer):
     def _shift_all(
         self, dep: Deployment, parts: Mapping[str, Part], env: Environment
     ) -> Deployment:
+        dep, stopped = self._release_steps(dep, parts, env)
+        if stopped is not None:
+            return stopped
         functions = dep.functions or {}
         for name, part in parts.items():
             entry = functions[name]
@@ -153,16 +166,33 @@ class ReleaseDeployer(Deployer):
                 )
             crash_point(f"shift:{name}")
         crash_point("shift")
-        try:
+        undo = lambda d, why: self._undo(d, parts, env, cause=why)  # noqa: E731
+        with undone_if_interrupted(self.ledger, dep.id, undo):
             return self._verify_all(dep, parts, env)
-        except BaseException as error:
-            current = self.ledger.get_deployment(dep.id)
-            if current is None or current.state.terminal:
-                raise
-            from lambda_promote.outcome import outcome_of_interruption
 
-            undone = self._undo(current, parts, env, cause=f"interrupted: {error!r}")
-            raise outcome_of_interruption(undone, error) from error
+    def _release_steps(
+        self, dep: Deployment, parts: Mapping[str, Part], env: Environment
+    ) -> tuple[Deployment, Deployment | None]:
+        """Every function that moves takes each step below 100 % together (DESIGN §11.5);
+        second: the rolled-back deployment when the shift stopped."""
+        members = []
+        for name, entry in (dep.functions or {}).items():
+            alias = self.target.alias_state(parts[name].fn)
+            if entry["version"] != entry["previous_version"] and alias.version is not None:
+                members.append(traffic.Member(parts[name].fn, entry["version"], alias, name=name))
+        if not members:
+            return dep, None
+        undo = lambda d, why: self._undo(d, parts, env, cause=why)  # noqa: E731
+        with undone_if_interrupted(self.ledger, dep.id, undo):
+            shift, outcome = traffic.partial_steps(
+                self, dep, env, members, pace=self.pace, checks=lambda m: checks_for(env, m.name)
+            )
+        if not outcome.ok:
+            return shift.dep, self._undo(shift.dep, parts, env, cause=traffic.stopped_why(outcome))
+        if not shift.steps:
+            return shift.dep, None
+        note = f"traffic 100% to {len(members)} function(s)"
+        return self.journal.move(shift.dep, S.SHIFTING, note=note, traffic=shift.full()), None
 
     def _verify_all(
         self, dep: Deployment, parts: Mapping[str, Part], env: Environment
@@ -171,21 +201,25 @@ class ReleaseDeployer(Deployer):
         results = self._verify_parts(parts, env, phase="verify")
         self.journal.checks(dep, results)
         failed = [r for r in results if not r.ok]
+        if not failed:
+            moved = [(parts[n].fn, str(e["version"])) for n, e in (dep.functions or {}).items()]
+            failed = traffic.after_traffic(self, dep, env, moved)
         if failed:
             return self._undo(dep, parts, env, cause=describe_failures(failed))
         for name, entry in (dep.functions or {}).items():
             self._remember_good(parts[name].fn, entry["version"], entry["digest"])
         self.progress.ok(f"{dep.env}: release {dep.short_digest} is live ({len(parts)} functions)")
-        return self.journal.move(dep, S.SUCCEEDED)
+        return self.journal.move(dep, S.SUCCEEDED, **traffic.last_step(dep, True))
 
     def _moved(self, dep: Deployment, parts: Mapping[str, Part]) -> dict[str, Any]:
         """``dep.functions`` with ``moved`` as each alias says now."""
         functions = {name: dict(entry) for name, entry in (dep.functions or {}).items()}
         for name, entry in functions.items():
-            live = self.target.alias_state(parts[name].fn).version
+            live = self.target.alias_state(parts[name].fn)
             entry["moved"] = (
                 entry["version"] is not None
-                and live == entry["version"]
+                # weighted counts: part of the traffic reaches the version mid-shift (§11.5)
+                and (live.version == entry["version"] or entry["version"] in live.weights)
                 and entry["version"] != entry["previous_version"]
             )
         return functions
@@ -221,7 +255,10 @@ class ReleaseDeployer(Deployer):
                 dep, S.FAILED, note="no alias moved", error=cause, functions=functions
             )
         self.progress.warn(f"{dep.env}: {cause}; rolling back {', '.join(moved)}")
-        dep = self.journal.move(dep, S.ROLLING_BACK, note=cause, error=cause, functions=functions)
+        dep = self.journal.move(
+            dep, S.ROLLING_BACK, note=cause, error=cause, functions=functions,
+            **traffic.last_step(dep, False),
+        )  # fmt: skip
         record = RollbackRecord(
             reason="checks failed",
             from_version=None,

@@ -23,6 +23,7 @@ import click
 
 from lambda_promote import __version__
 from lambda_promote.errors import PromoteError, exit_code_for
+from lambda_promote.signals import interrupts_once
 from lambda_promote.ui import UI
 
 if TYPE_CHECKING:
@@ -171,7 +172,8 @@ def execute(name: str, inv: Invocation, call: Callable[[], Outcome]) -> int:
 
     ui = inv.ui
     try:
-        outcome = call()
+        with interrupts_once():  # SIGTERM (a cancelled CI job) stops a command as Ctrl-C does
+            outcome = call()
         error: PromoteError | None = None
         exit_code = 0
     except PromoteError as caught:

@@ -124,6 +124,9 @@ class AliasState:
     version: str | None
     revision_id: str | None = None
     digest: str | None = None
+    # A shift in progress (DESIGN §11.5): other version → share of the traffic (0 < w < 1),
+    # Lambda's RoutingConfig.AdditionalVersionWeights. Empty when ``version`` serves it all.
+    weights: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,10 @@ class Deployment:
     # ``version``, ``previous_version``, ``previous_digest``, ``function_name`` and whether
     # its alias ``moved``. None for a single-function release (``version`` says it all).
     functions: dict[str, Any] | None = None
+    # A progressive shift (DESIGN §11.5): each step as ``{"percent", "at", "ok"}``, written
+    # before the weight moves (``ok`` None until the step's checks and bake are over). None
+    # for a deployment that moved its traffic all at once.
+    traffic: list[dict[str, Any]] | None = None
 
     @property
     def short_digest(self) -> str:

@@ -10,10 +10,15 @@ ends; the CLI alone turns these errors into exit codes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from lambda_promote.errors import DeploymentRolledBack, PromoteError, RollbackFailed
 from lambda_promote.model import CheckResult, Deployment, DeploymentState
+
+if TYPE_CHECKING:
+    from lambda_promote.ledger.base import Ledger
 
 S = DeploymentState
 
@@ -32,6 +37,23 @@ def outcome_of_interruption(undone: Deployment, error: BaseException) -> Promote
             outcome.code = "interrupted"
         return outcome
     return PromoteError(f"deployment {undone.id} was interrupted: {error!r}")  # never reached
+
+
+@contextmanager
+def undone_if_interrupted(
+    ledger: Ledger, dep_id: str, undo: Callable[[Deployment, str], Deployment]
+) -> Iterator[None]:
+    """Interrupted (Ctrl-C, SIGTERM, a bug) after traffic moved: put the old version back
+    first (``undo(deployment, why)``), then say what happened to the environment (exit 3 or
+    4), never "nothing changed". A deployment already finished is left as it is."""
+    try:
+        yield
+    except BaseException as error:
+        current = ledger.get_deployment(dep_id)
+        if current is None or current.state.terminal:
+            raise
+        undone = undo(current, f"interrupted: {error!r}")
+        raise outcome_of_interruption(undone, error) from error
 
 
 def raise_for_outcome(deployment: Deployment) -> Deployment:

@@ -14,9 +14,13 @@ from typing import Any
 from lambda_promote.function_config import described, shown
 from lambda_promote.model import ApprovalDecision, ApprovalRequest, Artifact, Deployment
 
+# The checks that judged the new version: through the alias, during a bake, at each step of a
+# progressive shift (on the version by number), and the traffic hooks (DESIGN §11.5).
+VERIFYING_PHASES = ("verify", "bake", "traffic", "before_traffic", "after_traffic")
+
 
 def deployment_json(dep: Deployment) -> dict[str, Any]:
-    verify = [c for c in dep.checks if c.phase in ("verify", "bake")]
+    verify = [c for c in dep.checks if c.phase in VERIFYING_PHASES]
     return {
         "id": dep.id,
         "env": dep.env,
@@ -37,6 +41,8 @@ def deployment_json(dep: Deployment) -> dict[str, Any]:
         # DESIGN §11.3; values of secret-looking variables masked. None: not recorded.
         "configuration": shown(dep.configuration) if dep.configuration is not None else None,
         "configuration_digest": dep.configuration_digest,
+        # DESIGN §11.5: [{"percent", "at", "ok"}] of a progressive shift; None: all at once.
+        "traffic": dep.traffic,
         "transitions": [
             {"state": t.state.value, "at": iso(t.at), "note": t.note} for t in dep.transitions
         ],
@@ -127,6 +133,8 @@ def deployment_lines(dep: Deployment) -> list[str]:
     if dep.configuration_digest is not None:
         settings = "; ".join(f"{k} {v}" for k, v in described(dep.configuration)) or "none managed"
         lines.append(f"  settings  {settings} (digest {dep.configuration_digest[:12]})")
+    if dep.traffic:
+        lines.append("  traffic   " + " → ".join(_step_text(step) for step in dep.traffic))
     if dep.reason:
         lines.append(f"  reason    {dep.reason}")
     if dep.error:
@@ -144,6 +152,12 @@ def deployment_lines(dep: Deployment) -> list[str]:
             f"verified: {rb.verified}" + (f"; {rb.note}" if rb.note else "")
         )
     return lines
+
+
+def _step_text(step: dict[str, Any]) -> str:
+    mark = {True: "ok", False: "FAILED", None: "…"}.get(step.get("ok"), "?")
+    percent = step.get("percent")
+    return f"{percent:g}% {mark}" if isinstance(percent, int | float) else f"? {mark}"
 
 
 def request_json(request: ApprovalRequest, verdict: Any = None) -> dict[str, Any]:

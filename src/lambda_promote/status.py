@@ -5,7 +5,7 @@ returns model objects (or raises an error of errors.py); the CLI only parses, ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,8 @@ class EnvStatus:
     lock: dict[str, Any] | None
     approvals: list[dict[str, Any]]
     drift: Drift | None = None  # DESIGN §11.3
+    # DESIGN §11.5: the alias's weights now (other version → share); empty outside a shift.
+    weights: dict[str, float] = field(default_factory=dict)
 
 
 def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
@@ -73,9 +75,34 @@ def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
                 in_flight=ws.ledger.unfinished(name),
                 lock=lock,
                 approvals=pending_approvals(ws, name),
+                weights=dict(alias.weights),
             )
         )
     return result
+
+
+def in_flight_json(ws: Workspace, dep: Deployment) -> dict[str, Any]:
+    """One deployment still running, as ``status --json`` lists it: with its shift's share,
+    next step and who started it when it shifts progressively (DESIGN §11.5)."""
+    from lambda_promote.traffic import TrafficError, parse_traffic, shift_view
+
+    try:
+        strategy = parse_traffic(ws.config.environment(dep.env).traffic)
+    except (TrafficError, KeyError):
+        strategy = parse_traffic("all-at-once")
+    view = shift_view(dep.traffic, strategy)
+    return {"id": dep.id, "state": dep.state.value, "started_by": dep.actor, "traffic": view}
+
+
+def shift_line(dep: dict[str, Any], weights: dict[str, float]) -> str:
+    """``shifting: 10% (step 1 of 2, alias weights 2=10%), next step at …, started by ana``"""
+    view = dep["traffic"]
+    live = ", ".join(f"{v}={w:.1%}" for v, w in weights.items()) or "none"
+    due = f", next step at {view['next_step_at']}" if view["next_step_at"] else ""
+    return (
+        f"shifting: {view['percent']:g}% (step {view['step']} of {view['steps']}, alias "
+        f"weights {live}){due}, started by {dep['started_by']}"
+    )
 
 
 def _drift(ws: Workspace, fn: FunctionRef, alias: AliasState) -> Drift | None:

@@ -82,6 +82,54 @@ def rolled_back() -> Deployment:
     )
 
 
+def canary_alarmed() -> Deployment:
+    """Production, canary 10% 5m: version 8 passed its checks at 10 %, then an alarm fired
+    two minutes into the bake; the weight went back to 0 and version 7 was verified."""
+    iso = lambda seconds: at(seconds).isoformat().replace("+00:00", "Z")  # noqa: E731
+    return Deployment(
+        id="d-0000ca9a",
+        env="production",
+        digest=NEW,
+        state=S.ROLLED_BACK,
+        actor="team-lead",
+        version="8",
+        previous_version="7",
+        previous_digest=OLD,
+        error="traffic stopped at 10%: alarm orders-errors",
+        created_at=at(0),
+        updated_at=at(125),
+        transitions=transitions(
+            (S.PENDING, 0, ""),
+            (S.PUBLISHING, 0.4, ""),
+            (S.SHIFTING, 3.1, ""),
+            (S.SHIFTING, 3.2, "traffic 10% to orders-production version 8"),
+            (S.SHIFTING, 123.5, "traffic 10% failed"),
+            (S.ROLLING_BACK, 123.6, "traffic stopped at 10%: alarm orders-errors"),
+            (S.ROLLED_BACK, 125, ""),
+        ),
+        checks=[
+            CheckResult("ping", True, 40.0, "ok in 40 ms (version 8 at 10%)", phase="traffic"),
+            CheckResult(
+                "alarm:orders-errors",
+                False,
+                0.0,
+                "alarm orders-errors is in ALARM",
+                phase="traffic",
+            ),
+            CheckResult("ping", True, 38.2, "ok", phase="rollback_verify"),
+        ],
+        traffic=[{"percent": 10.0, "at": iso(3.2), "ok": False}],
+        rollback={
+            "reason": "checks failed",
+            "from_version": "8",
+            "to_version": "7",
+            "to_digest": OLD,
+            "verified": True,
+            "checks": [{"name": "ping", "ok": True, "latency_ms": 38.2, "detail": "ok"}],
+        },
+    )
+
+
 def succeeded() -> Deployment:
     return Deployment(
         id="d-00000001",

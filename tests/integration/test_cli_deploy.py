@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
-from cli_project import Project, make_project
+from cli_project import Project, make_project, wait_for
 
 
 @pytest.fixture
@@ -125,15 +124,6 @@ def test_rollback_to_an_explicit_version(project: Project) -> None:
     assert body["deployment"]["version"] == "1"
     code, body = project.run("rollback", "staging", "--to", "9")
     assert code == 2
-
-
-def wait_for(predicate, *, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def test_a_second_concurrent_deployment_is_refused_with_exit_6(project: Project) -> None:

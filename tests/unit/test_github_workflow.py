@@ -117,6 +117,30 @@ github:
   extras: [postgres]
 """
 
+CANARY = """\
+project: checkout
+state: postgresql+psycopg://ledger.internal/checkout
+environments:
+  staging:
+    function_name: checkout-staging
+    traffic: canary 10% 5m
+    alarms: [checkout-staging-errors]
+    hooks: {before_traffic: checkout-pre-traffic}
+    checks: [{name: ping, payload: {action: ping}, expect: {body: {ok: true}}}]
+  production:
+    function_name: checkout-production
+    promote_from: staging
+    traffic: Linear10PercentEvery3Minutes
+    bake_seconds: 120
+    alarms: [checkout-production-errors]
+    approval: {provider: github, reviewers: [ana, bo]}
+    checks: [{name: ping, payload: {action: ping}, expect: {body: {ok: true}}}]
+triggers:
+  - {event: push, branches: [main], deploy: [staging, production]}
+github:
+  extras: [postgres]
+"""
+
 DYNAMODB = """\
 project: orders-api
 state: dynamodb://orders-ledger?region=eu-west-1
@@ -133,6 +157,7 @@ triggers:
 """
 
 CONFIGS = {
+    "canary": CANARY,
     "dynamodb-state": DYNAMODB,
     "seed": SEED,
     "builtin": BUILTIN,

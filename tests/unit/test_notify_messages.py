@@ -37,7 +37,13 @@ def event_named(name: str) -> NotificationEvent:
         return lock_broken_event(
             "production", actor="ops", holder="bob@ci:42", deployment_id="d-1", at=AT
         )
+    details = {
+        "traffic.started": {"strategy": "canary 10% 5m"},
+        "traffic.failed": {"percent": 10, "why": "alarm orders-errors in ALARM"},
+    }.get(name)
     dep = {
+        "traffic.started": samples.succeeded,
+        "traffic.failed": samples.succeeded,
         "deployment.succeeded": samples.succeeded,
         "deployment.failed": samples.failed,
         "deployment.rolled_back": samples.rolled_back,
@@ -45,7 +51,13 @@ def event_named(name: str) -> NotificationEvent:
         "rollback.manual": samples.manual_rollback,
     }[name]()
     return deployment_event(
-        name, dep, project="orders-api", commit=samples.COMMIT, report="/r/d.html", at=AT
+        name,
+        dep,
+        project="orders-api",
+        commit=samples.COMMIT,
+        report="/r/d.html",
+        at=AT,
+        details=details,
     )
 
 

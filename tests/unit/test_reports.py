@@ -52,6 +52,30 @@ def test_a_rolled_back_deployment_report_matches_its_golden_file(fmt: str) -> No
     check_golden(f"report_rolled_back.{fmt}", full_report(fmt))
 
 
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_a_canary_report_draws_its_steps_with_their_checks(fmt: str) -> None:
+    text = full_report(fmt, samples.canary_alarmed())
+    check_golden(f"report_canary.{fmt}", text)
+    assert "Traffic shift" in text
+    assert "alarm:orders-errors: alarm orders-errors is in ALARM" in text
+
+
+def test_a_canary_reports_json_lists_each_step() -> None:
+    doc = json.loads(full_report("json", samples.canary_alarmed()))
+    assert doc["traffic"] == [
+        {
+            "percent": 10.0,
+            "at": "2024-05-01T12:00:03.200000Z",
+            "offset_s": 3.2,
+            "ok": False,
+            "passed": 1,
+            "failed": ["alarm:orders-errors: alarm orders-errors is in ALARM"],
+            "stopped_by": None,
+        }
+    ]
+    assert doc["deployment"]["traffic"][0]["percent"] == 10.0
+
+
 @pytest.mark.parametrize(
     ("sample", "name"),
     [

@@ -17,6 +17,7 @@ from lambda_promote.config.fncheck import function_configuration
 from lambda_promote.config.functions import function_rules
 from lambda_promote.config.problems import FieldPath, Problem, did_you_mean, shown
 from lambda_promote.config.schema import Config
+from lambda_promote.config.trafficcheck import traffic_rules
 from lambda_promote.config.yamlsource import LocatedDocument
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -287,4 +288,5 @@ _RULES: tuple[Callable[[Config, Findings], None], ...] = (
     _notifier_events,
     _risk_warnings,
     function_configuration,
+    traffic_rules,
 )

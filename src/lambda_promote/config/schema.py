@@ -63,6 +63,14 @@ class FunctionOverrides(_Strict):
     variables: dict[str, str] | None = None
 
 
+class Hooks(_Strict):
+    """Functions invoked around a traffic shift (DESIGN §11.5); each must answer without error
+    and, when it answers an object, with ``{"ok": true}``."""
+
+    before_traffic: str | None = Field(default=None, min_length=1, max_length=140)
+    after_traffic: str | None = Field(default=None, min_length=1, max_length=140)
+
+
 class Environment(_Strict):
     # The single-function form names its Lambda function here; with ``functions:`` each
     # function is named in ``function_names`` (crosscheck/functions rules say which).
@@ -79,6 +87,9 @@ class Environment(_Strict):
     checks: list[Check] = Field(default_factory=list)
     bake_seconds: NonNegativeInt = 0
     alarms: list[str] = Field(default_factory=list)
+    # How traffic moves to a new version (traffic.py parses it; crosscheck reports it).
+    traffic: str = "all-at-once"
+    hooks: Hooks = Field(default_factory=Hooks)
     # The function's configuration for this environment only: overrides ``function:``'s
     # (``variables`` merge). Lambda's limits are checked in crosscheck.py, with its words.
     memory_mb: PositiveInt | None = None

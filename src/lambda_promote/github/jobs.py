@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambda_promote.config.schema import Environment
 from lambda_promote.github import steps
 from lambda_promote.github.pipeline import (
     BUILD_ENVIRONMENT,
@@ -26,6 +27,7 @@ from lambda_promote.github.pipeline import (
 )
 from lambda_promote.github.steps import RUN_DIR, Paths, expr
 from lambda_promote.github.yamlout import Folded, Literal, Note
+from lambda_promote.traffic import TrafficError, parse_traffic
 
 RUNNER = "ubuntu-24.04"
 Job = dict[str, Any]
@@ -239,9 +241,11 @@ def deploy_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
     ]
     if stage.github_approvals:
         job_steps.append(_record_approvals(pipe, stage))
+    # tee -i: a cancelled run interrupts the whole step; tee must outlive the deploy's own
+    # rollback to keep its --json answer (docs/traffic.md).
     script = (
         f'lambda-promote deploy {stage.env} --artifact "${{DIGEST}}" --json'
-        f" | tee {RUN_DIR}/{stage.deploy_job}.json\n"
+        f" | tee -i {RUN_DIR}/{stage.deploy_job}.json\n"
     )
     # With provider: github the deploy itself reads the run's approvals (the gate admits only
     # what they allow, and records them), so it needs the token too.
@@ -265,13 +269,25 @@ def deploy_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
         "needs": sorted({"build", previous, pipe.deploy_waits_for(stage)}),
         "if": _condition(pipe, stage.env),
         "runs-on": RUNNER,
-        "timeout-minutes": 30 + stage.spec.bake_seconds // 60,
+        "timeout-minutes": deploy_timeout(stage.spec),
         "environment": environment,
         "concurrency": concurrency(f"promote-{stage.env}"),
         "permissions": permissions(pipe, aws=True, actions=stage.github_approvals),
         "outputs": {"host": expr("steps.runner.outputs.host")},
         "steps": job_steps,
     }
+
+
+def deploy_timeout(spec: Environment) -> Any:
+    """30 minutes, plus the bakes: ``bake_seconds`` and those of a progressive shift."""
+    try:
+        shift = parse_traffic(spec.traffic).shift_seconds()
+    except TrafficError:  # refused when promote.yaml was loaded
+        shift = 0
+    minutes = 30 + spec.bake_seconds // 60 + -(-shift // 60)
+    if not shift:
+        return minutes
+    return Note(minutes, trailing=f"30 + the shift's bakes ({spec.traffic})")
 
 
 def _record_approvals(pipe: Pipeline, stage: Stage) -> dict[str, Any]:

@@ -81,13 +81,18 @@ def rollback_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
     }
 
 
-def manual_rollback_job(pipe: Pipeline, paths: Paths) -> Job:
+def dispatch_region(pipe: Pipeline) -> str:
+    """The region of the environment a ``workflow_dispatch`` names (an expression when the
+    environments live in several)."""
     regions = {s.env: s.spec.region for s in pipe.stages}
     if len(set(regions.values())) == 1:
-        region = next(iter(regions.values()))
-    else:
-        pairs = ", ".join(f'"{env}": "{region}"' for env, region in regions.items())
-        region = expr(f"fromJSON('{{{pairs}}}')[inputs.environment]")
+        return next(iter(regions.values()))
+    pairs = ", ".join(f'"{env}": "{region}"' for env, region in regions.items())
+    return expr(f"fromJSON('{{{pairs}}}')[inputs.environment]")
+
+
+def manual_rollback_job(pipe: Pipeline, paths: Paths) -> Job:
+    region = dispatch_region(pipe)
     script = (
         'set -- rollback "${ENVIRONMENT}" --reason "${REASON}" --json\n'
         'if [ -n "${TO}" ]; then set -- "$@" --to "${TO}"; fi\n'

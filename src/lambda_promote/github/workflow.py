@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_promote.config.schema import Config
-from lambda_promote.github import install, jobs, jobs_rollback, pins, steps
+from lambda_promote.github import install, jobs, jobs_rollback, jobs_traffic, pins, steps
 from lambda_promote.github.pipeline import Pipeline, pipeline, push_branches
 from lambda_promote.github.yamlout import Note, dump
 
@@ -59,18 +59,31 @@ def _triggers(pipe: Pipeline) -> dict[str, Any]:
             on[event] = Note({"branches": branches}, above=(why,))
     on["workflow_dispatch"] = Note(
         {"inputs": _dispatch_inputs(pipe)},
-        above=("By hand: deploy an environment (and what it promotes from), or roll one back.",),
+        above=(
+            "By hand: deploy an environment (and what it promotes from), or roll one back"
+            + (
+                "; abort or finish its running traffic shift." if jobs_traffic.shifts(pipe) else "."
+            ),
+        ),
     )
     return on
 
 
 def _dispatch_inputs(pipe: Pipeline) -> dict[str, Any]:
+    shifting = jobs_traffic.shifts(pipe)
+    more = jobs_traffic.CONTROL_ACTIONS if shifting else ()
+    said = (
+        "; abort: stop its running traffic shift and roll back; finish: skip the shift's "
+        "remaining bakes (both need a shared state)"
+        if shifting
+        else ""
+    )
     return {
         "action": {
             "description": "deploy: build, then promote up to the environment; "
-            "rollback: roll it back",
+            "rollback: roll it back" + said,
             "type": "choice",
-            "options": ["deploy", "rollback"],
+            "options": ["deploy", "rollback", *more],
             "default": "deploy",
             "required": True,
         },
@@ -105,6 +118,9 @@ def _jobs(pipe: Pipeline, paths: steps.Paths) -> dict[str, Any]:
         out[stage.deploy_job] = Note(jobs.deploy_job(pipe, stage, paths), blank=True)
         out[stage.rollback_job] = Note(jobs_rollback.rollback_job(pipe, stage, paths), blank=True)
     out["manual-rollback"] = Note(jobs_rollback.manual_rollback_job(pipe, paths), blank=True)
+    if jobs_traffic.shifts(pipe):
+        for action in jobs_traffic.CONTROL_ACTIONS:
+            out[f"{action}-shift"] = Note(jobs_traffic.control_job(pipe, action), blank=True)
     return out
 
 
@@ -144,6 +160,11 @@ def graph_lines(pipe: Pipeline) -> list[str]:
     lines.append(
         "manual-rollback: workflow_dispatch with action=rollback (environment, to, reason)"
     )
+    if jobs_traffic.shifts(pipe):
+        lines.append(
+            "abort-shift / finish-shift: workflow_dispatch with action=abort|finish "
+            "(docs/traffic.md)"
+        )
     return lines
 
 

@@ -164,6 +164,8 @@ class LiteLedger:
             changes["rollback"] = rules.dump_json(changes["rollback"], what="the rollback")
         if "functions" in changes:
             changes["functions"] = rules.dump_json(changes["functions"], what="the functions")
+        if "traffic" in changes:
+            changes["traffic"] = rules.dump_json(changes["traffic"], what="the traffic steps")
         at = self._clock()
         values = {"state": state.value, "updated_at": at, **changes}
         assignments = ", ".join(f'"{name}" = ?' for name in values)

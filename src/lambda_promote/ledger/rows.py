@@ -90,6 +90,9 @@ def deployment_row(
     # Only for a many-function release: the row then fits a schema older than 0005 too.
     if deployment.functions is not None:
         row["functions"] = rules.dump_json(deployment.functions, what="the functions")
+    # Only for a progressive shift: the row then fits a schema older than the traffic column.
+    if deployment.traffic is not None:
+        row["traffic"] = rules.dump_json(deployment.traffic, what="the traffic steps")
     return row
 
 
@@ -113,6 +116,7 @@ def deployment(row: Row[Any]) -> Deployment:
         configuration_digest=row.configuration_digest,
         release_configuration=rules.load_json(row.release_configuration),
         functions=rules.load_json(row.functions),
+        traffic=rules.load_json(row.traffic),
     )
 
 

@@ -28,7 +28,16 @@ MIN_PREFIX = 4
 # How many candidates an ambiguity error lists; enough to see the pattern, short to read.
 SHOWN_CANDIDATES = 10
 TRANSITION_FIELDS = frozenset(
-    {"version", "previous_version", "previous_digest", "error", "reason", "rollback", "functions"}
+    {
+        "version",
+        "previous_version",
+        "previous_digest",
+        "error",
+        "reason",
+        "rollback",
+        "functions",
+        "traffic",
+    }
 )
 
 

@@ -205,6 +205,8 @@ class SqlLedger:
             changes["rollback"] = rules.dump_json(changes["rollback"], what="the rollback")
         if "functions" in changes:
             changes["functions"] = rules.dump_json(changes["functions"], what="the functions")
+        if "traffic" in changes:
+            changes["traffic"] = rules.dump_json(changes["traffic"], what="the traffic steps")
         at = self._clock()
         with self._writing() as connection:
             # Conditional on "not finished yet", so two writers cannot both end a deployment.

@@ -84,6 +84,8 @@ deployments = sa.Table(
     sa.Column("release_configuration", sa.Text),
     # A many-function release (0005): {NAME: {"digest", "version", "previous_version", …}}.
     sa.Column("functions", sa.Text),
+    # A progressive shift (traffic migration): [{"percent", "at", "ok"}, …] as JSON.
+    sa.Column("traffic", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_deployments_env_created", "env", "created_at", "seq"),

@@ -37,7 +37,10 @@ DEPLOYMENT_EVENTS = (
     "rollback.failed",
     "rollback.manual",
 )
-EVENTS = (*APPROVAL_EVENTS, *DEPLOYMENT_EVENTS, "lock.broken")
+# A progressive shift (DESIGN §11.5): its start and each step that stops it; its end is
+# deployment.succeeded or deployment.rolled_back.
+TRAFFIC_EVENTS = ("traffic.started", "traffic.failed")
+EVENTS = (*APPROVAL_EVENTS, *DEPLOYMENT_EVENTS, *TRAFFIC_EVENTS, "lock.broken")
 
 # The one event that means "the environment needs a person now" (DESIGN §4, exit code 4).
 URGENT_EVENTS = frozenset({"rollback.failed"})
@@ -147,8 +150,8 @@ _JOURNAL_TO_EVENT = {
 def event_for_journal(journal_event: str, deployment: Deployment) -> str | None:
     """The notification a Journal event calls for, if any (``journal.Listener`` names its
     events ``deployment.<state>``; ``lock.broken`` passes through)."""
-    if journal_event == "lock.broken":
-        return "lock.broken"
+    if journal_event == "lock.broken" or journal_event in TRAFFIC_EVENTS:
+        return journal_event
     prefix, _, state = journal_event.partition(".")
     if prefix != "deployment" or state not in _STATES:
         return None

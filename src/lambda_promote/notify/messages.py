@@ -56,6 +56,14 @@ _HEADLINES: dict[str, Callable[[NotificationEvent], str]] = {
     "rollback.manual": lambda e: (
         f"{e.env}: rolled back by hand to version {_dep(e).version} ({e.short_digest}), verified"
     ),
+    "traffic.started": lambda e: (
+        f"{e.env}: shifting traffic to version {_dep(e).version} ({e.short_digest}) — "
+        f"{e.details.get('strategy', 'progressively')}"
+    ),
+    "traffic.failed": lambda e: (
+        f"{e.env}: the shift to version {_dep(e).version} stopped at "
+        f"{e.details.get('percent', '?')}% — {e.details.get('why', 'failed')}; rolling back"
+    ),
     "lock.broken": lambda e: (
         f"{e.env}: the lock of {e.details.get('holder', '?')} "
         f"(deployment {e.details.get('deployment_id', '?')}) was broken"
@@ -245,7 +253,7 @@ def html_body(event: NotificationEvent) -> str:
 def _tone_colour(name: str) -> str:
     if name in ("deployment.succeeded", "approval.granted", "rollback.manual"):
         return "#15803d"
-    if name in ("deployment.rolled_back", "approval.expired", "lock.broken"):
+    if name in ("deployment.rolled_back", "approval.expired", "lock.broken", "traffic.failed"):
         return "#b45309"
     if name in ("deployment.failed", "approval.rejected"):
         return "#b91c1c"
@@ -334,6 +342,8 @@ def _slack_emoji(name: str) -> str:
         "approval.rejected": ":no_entry: ",
         "approval.expired": ":hourglass: ",
         "lock.broken": ":unlock: ",
+        "traffic.started": ":twisted_rightwards_arrows: ",
+        "traffic.failed": ":vertical_traffic_light: ",
     }.get(name, "")
 
 

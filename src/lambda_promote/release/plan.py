@@ -22,6 +22,7 @@ from lambda_promote import gate
 from lambda_promote.errors import GateBlocked
 from lambda_promote.function_config import described
 from lambda_promote.model import AliasState, Artifact
+from lambda_promote.release import traffic_plan
 from lambda_promote.release.models import (
     ApprovalFacts,
     ApprovalGrant,
@@ -210,6 +211,7 @@ def publish_steps(
         ]
     return [
         Step(StepAction.PUBLISH, f"{what} as a new version of {name}", function=name),
+        *traffic_plan.before_full_shift(env, name),
         Step(
             StepAction.SHIFT,
             f"{name}:{env.fn.alias} from version {env.alias.version or '(none)'} to it",
@@ -217,6 +219,7 @@ def publish_steps(
             percent=100,
         ),
         *verification_steps(env, phase="verify"),
+        *traffic_plan.after_full_shift(env, name),
     ]
 
 
@@ -261,7 +264,13 @@ def release_steps(env: EnvFacts, release: Artifact | None, *, source: str | None
                 percent=100,
             )
         )
-    return [*publish, *shift, *verification_steps(env, phase="verify")]
+    return [
+        *publish,
+        *traffic_plan.before_full_shift(env),
+        *shift,
+        *verification_steps(env, phase="verify"),
+        *traffic_plan.after_full_shift(env),
+    ]
 
 
 # --- run -------------------------------------------------------------------------------------

@@ -144,6 +144,9 @@ def recovery_for(deployment: Deployment, alias: AliasState) -> Recovery:
     if live == ours and ours != previous:
         return said(Action.ROLL_BACK, f"interrupted with the alias on version {ours}")
     if live == previous:
+        if ours is not None and ours in alias.weights:
+            share = f"{alias.weights[ours]:.0%}"
+            return said(Action.ROLL_BACK, f"interrupted mid-shift with {share} on version {ours}")
         if state is S.SHIFTING:
             return said(Action.MARK_FAILED, "interrupted before the alias moved")
         return said(

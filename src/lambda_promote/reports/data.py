@@ -26,7 +26,14 @@ from lambda_promote.output import deployment_json
 
 Tone = Literal["ok", "warn", "bad", "urgent", "info"]
 S = DeploymentState
-_PHASE_ORDER = {"verify": 0, "bake": 1, "rollback_verify": 2}
+_PHASE_ORDER = {
+    "before_traffic": 0,
+    "traffic": 1,
+    "verify": 2,
+    "bake": 3,
+    "after_traffic": 4,
+    "rollback_verify": 5,
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,19 @@ class Step:
     at: datetime
     offset_s: float
     note: str
+
+
+@dataclass(frozen=True)
+class TrafficRow:
+    """One step of a progressive shift (DESIGN §11.5) and the checks that judged it."""
+
+    percent: float
+    at: datetime | None
+    offset_s: float | None
+    ok: bool | None  # None: still running, or cut short by a crash
+    passed: int
+    failed: tuple[str, ...]  # "name: detail" of each failed check or alarm
+    stopped_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +163,7 @@ class Report:
     configuration_digest: str | None = None
     # When ``commit`` was committed (DESIGN §11.8); None when the ledger does not know.
     committed_at: datetime | None = None
+    traffic: tuple[TrafficRow, ...] = ()  # DESIGN §11.5; empty: the traffic moved at once
 
     @property
     def short_digest(self) -> str:
@@ -202,6 +223,7 @@ def build_report(
         record=r.deep(deployment_json(dep)),
         configuration=tuple((label, r(text)) for label, text in described(dep.configuration)),
         configuration_digest=dep.configuration_digest,
+        traffic=_traffic_rows(dep, r),
     )
 
 
@@ -263,6 +285,39 @@ def _timeline(dep: Deployment, r: Redactor) -> tuple[Step, ...]:
         Step(t.state.value, t.at, max((t.at - start).total_seconds(), 0.0), r(t.note))
         for t in dep.transitions
     )
+
+
+def _traffic_rows(dep: Deployment, r: Redactor) -> tuple[TrafficRow, ...]:
+    """Each recorded step with its checks: those on the new version say ``at P%)`` in their
+    detail (``shifting.py``); the alarms that stopped a step belong to the step that failed."""
+    start = dep.transitions[0].at if dep.transitions else dep.created_at
+    shift_checks = [c for c in dep.checks if c.phase == "traffic"]
+    rows = []
+    for step in dep.traffic or []:
+        percent = float(step.get("percent") or 0.0)
+        at = _moment(step.get("at"))
+        mine = [c for c in shift_checks if c.detail.endswith(f" at {percent:g}%)")]
+        if step.get("ok") is False:
+            mine += [c for c in shift_checks if c.name.startswith("alarm:") and not c.ok]
+        rows.append(
+            TrafficRow(
+                percent=percent,
+                at=at,
+                offset_s=(at - start).total_seconds() if at and start else None,
+                ok=step.get("ok") if isinstance(step.get("ok"), bool) else None,
+                passed=sum(c.ok for c in mine),
+                failed=tuple(r(f"{c.name}: {c.detail}") for c in mine if not c.ok),
+                stopped_by=_text_or_none(step.get("stopped_by")),
+            )
+        )
+    return tuple(rows)
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _check_rows(checks: Sequence[CheckResult], r: Redactor) -> tuple[CheckRow, ...]:

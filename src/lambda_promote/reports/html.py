@@ -14,7 +14,7 @@ from lambda_promote.reports.data import (
     NotificationRow,
     Report,
 )
-from lambda_promote.reports.text import duration, latency, no_checks, stamp
+from lambda_promote.reports.text import duration, latency, no_checks, stamp, step_result
 
 _CSS = """
 :root{--ok:#15803d;--ok-bg:#f0fdf4;--warn:#b45309;--warn-bg:#fffbeb;--bad:#b91c1c;
@@ -77,6 +77,9 @@ li.s-rolling_back::before,li.s-rolled_back::before{background:var(--warn)!import
 .when{color:var(--muted);font-size:13px;font-variant-numeric:tabular-nums}
 .state{font-weight:650}
 .muted{color:var(--muted)}
+.share{width:120px;height:8px;background:var(--line);border-radius:4px;margin-top:4px}
+.share>div{height:8px;border-radius:4px}
+.fill-ok{background:var(--ok)}.fill-bad{background:var(--bad)}.fill-warn{background:var(--warn)}
 details>summary{cursor:pointer;color:var(--info);font-size:13px}
 footer{color:var(--muted);font-size:13px;text-align:center;margin-top:20px}
 @media print{body{background:#fff}section{break-inside:avoid}pre{max-height:none}}
@@ -170,6 +173,28 @@ def _timeline(report: Report) -> str:
         for s in report.timeline
     )
     return f'<section><h2>Timeline</h2><ol class="timeline">{items}</ol></section>'
+
+
+def _traffic(report: Report) -> str:
+    if not report.traffic:
+        return ""
+    rows = []
+    for t in report.traffic:
+        tone = {True: "ok", False: "bad", None: "warn"}[t.ok]
+        bar = (
+            f'<div class="share"><div class="fill-{tone}" style="width:{min(t.percent, 100):g}%">'
+            "</div></div>"
+        )
+        failed = "".join(f"<br>✗ {escape(f)}" for f in t.failed)
+        rows.append(
+            f'<tr class="{"fail" if t.ok is False else "pass"}"><td class="num">{t.percent:g}%'
+            f"{bar}</td><td>{escape(stamp(t.at))}</td>"
+            f"<td>{escape(step_result(t.ok, t.stopped_by))}</td>"
+            f"<td>{t.passed} passed{failed}</td></tr>"
+        )
+    head = "<tr><th>share</th><th>time (UTC)</th><th>step</th><th>checks</th></tr>"
+    table = f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    return f"<section><h2>Traffic shift</h2>{table}</section>"
 
 
 def _check_rows(checks: tuple[CheckRow, ...]) -> str:
@@ -314,6 +339,7 @@ def render_html(report: Report) -> str:
             _facts,
             _configuration,
             _timeline,
+            _traffic,
             _checks,
             _rollback,
             _approvals,

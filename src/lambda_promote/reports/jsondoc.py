@@ -51,6 +51,9 @@ def report_json(report: Report) -> dict[str, Any]:
             {"state": s.state, "at": iso(s.at), "offset_s": round(s.offset_s, 3), "note": s.note}
             for s in report.timeline
         ],
+        "traffic": [
+            {**asdict(t), "at": iso(t.at), "failed": list(t.failed)} for t in report.traffic
+        ],
         "checks": [_check(c) for c in report.checks],
         "rollback": rollback,
         "approvals": [_approval(a) for a in report.approvals],

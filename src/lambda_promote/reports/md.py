@@ -15,7 +15,7 @@ from lambda_promote.reports.data import (
     Report,
     RollbackRow,
 )
-from lambda_promote.reports.text import duration, latency, no_checks, stamp
+from lambda_promote.reports.text import duration, latency, no_checks, stamp, step_result
 
 _MARK = {"ok": "✅", "warn": "⚠️", "bad": "❌", "urgent": "🚨", "info": "⏳"}
 
@@ -54,6 +54,7 @@ def render_markdown(report: Report) -> str:
         _summary,
         _configuration,
         _timeline,
+        _traffic,
         _checks,
         _rollback,
         _approvals,
@@ -142,6 +143,25 @@ def _timeline(report: Report) -> list[str]:
         f"| {stamp(s.at)} | +{s.offset_s:.1f} s | **{cell(s.state)}** | {cell(s.note)} |"
         for s in report.timeline
     ]
+    return lines
+
+
+def _traffic(report: Report) -> list[str]:
+    if not report.traffic:
+        return []
+    lines = [
+        "## Traffic shift",
+        "",
+        "| share | time (UTC) | after | step | checks |",
+        "|---:|---|---:|---|---|",
+    ]
+    for t in report.traffic:
+        after = "—" if t.offset_s is None else f"+{t.offset_s:.1f} s"
+        checks = f"{t.passed} passed" + "".join(f"; ❌ {cell(f)}" for f in t.failed)
+        lines.append(
+            f"| {t.percent:g}% | {stamp(t.at)} | {after} | "
+            f"{step_result(t.ok, t.stopped_by)} | {checks} |"
+        )
     return lines
 
 

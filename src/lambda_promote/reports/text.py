@@ -31,6 +31,13 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {minutes} min"
 
 
+def step_result(ok: bool | None, stopped_by: str | None) -> str:
+    """How one step of a traffic shift ended, in words."""
+    if stopped_by:
+        return f"aborted by {stopped_by}"
+    return {True: "passed", False: "failed", None: "running or cut short"}[ok]
+
+
 def latency(ms: float) -> str:
     return f"{ms:,.0f} ms"
 

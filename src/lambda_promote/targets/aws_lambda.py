@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,6 +73,8 @@ class Settled:
 class AliasConfig:
     version: str
     revision_id: str | None
+    # RoutingConfig.AdditionalVersionWeights: a shift in progress (DESIGN §11.5).
+    weights: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class LambdaApi:
             found = self.client.get_alias(FunctionName=self.function_name, Name=name)
         if call.missing:
             return None
-        return AliasConfig(str(found["FunctionVersion"]), found.get("RevisionId"))
+        return _alias_config(found)
 
     def update_code(
         self, *, zip_bytes: bytes | None, s3: S3Location | None, revision_id: str | None
@@ -192,17 +195,31 @@ class LambdaApi:
             made = self.client.create_alias(
                 FunctionName=self.function_name, Name=name, FunctionVersion=version
             )
-        return AliasConfig(str(made["FunctionVersion"]), made.get("RevisionId"))
+        return _alias_config(made)
 
-    def update_alias(self, name: str, version: str, *, revision_id: str) -> AliasConfig:
-        with translated(f"pointing the alias {name} at version {version} of", where=self.where):
+    def update_alias(
+        self,
+        name: str,
+        version: str,
+        *,
+        revision_id: str,
+        weights: Mapping[str, float] | None = None,
+    ) -> AliasConfig:
+        """Point the alias at ``version``. Lambda keeps an alias's RoutingConfig when an update
+        leaves it out, so it is always sent: ``weights`` for a step of a shift, else none."""
+        doing = f"pointing the alias {name} at version {version} of"
+        if weights:
+            shares = ", ".join(f"{w:.1%} to version {v}" for v, w in weights.items())
+            doing = f"weighting the alias {name} ({shares}, the rest to version {version}) of"
+        with translated(doing, where=self.where):
             moved = self.client.update_alias(
                 FunctionName=self.function_name,
                 Name=name,
                 FunctionVersion=version,
                 RevisionId=revision_id,
+                RoutingConfig={"AdditionalVersionWeights": dict(weights or {})},
             )
-        return AliasConfig(str(moved["FunctionVersion"]), moved.get("RevisionId"))
+        return _alias_config(moved)
 
     def delete_alias(self, name: str) -> None:
         with translated(f"deleting the alias {name} of", where=self.where):
@@ -242,6 +259,12 @@ class LambdaApi:
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         with translated("tagging", where=self.where):
             self.client.tag_resource(Resource=arn, Tags=dict(tags))
+
+
+def _alias_config(answer: Mapping[str, Any]) -> AliasConfig:
+    routing = answer.get("RoutingConfig") or {}
+    weights = {str(v): float(w) for v, w in (routing.get("AdditionalVersionWeights") or {}).items()}
+    return AliasConfig(str(answer["FunctionVersion"]), answer.get("RevisionId"), weights)
 
 
 def _settled(answer: Mapping[str, Any]) -> Settled:
@@ -347,3 +370,24 @@ class CloudWatchApi:
                     for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
                         states[str(alarm.get("AlarmName"))] = str(alarm.get("StateValue"))
         return states
+
+
+# --- the good-versions tag (``AwsTarget.record_good``) ------------------------------------
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def parse_good(value: str) -> list[tuple[str, str]]:
+    """The good-versions tag value ``"12=<digest> 11=<digest>"``; malformed parts are skipped
+    (the tag is editable by anyone allowed to tag the function)."""
+    entries: list[tuple[str, str]] = []
+    for part in value.split():
+        version, _, digest = part.partition("=")
+        known = version in {v for v, _ in entries}
+        if version.isdigit() and _DIGEST.match(digest) and not known:
+            entries.append((version, digest))
+    return entries
+
+
+def format_good(entries: list[tuple[str, str]]) -> str:
+    # Tag values allow letters, digits, spaces and + - = . _ : / @ only: no commas.
+    return " ".join(f"{version}={digest}" for version, digest in entries)

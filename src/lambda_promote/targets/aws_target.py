@@ -12,6 +12,7 @@ A deployment reads, then writes only on the condition that nothing moved since i
                  → publish_version(CodeSha256=<our digest>, RevisionId)        never another's code
                    (the version answered must hold our code and our configuration)
     point_alias  update_alias(FunctionVersion, RevisionId=<as read>) | create_alias (first time)
+    weigh_alias  update_alias(FunctionVersion, RevisionId, RoutingConfig.AdditionalVersionWeights)
     remove_alias get_alias (revision check) → delete_alias
 
 Nothing is read twice in a process when the first answer still holds: a version's digest and
@@ -38,7 +39,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -60,13 +60,14 @@ from lambda_promote.targets.aws_lambda import (
     LambdaApi,
     S3Location,
     Settled,
+    format_good,
+    parse_good,
 )
 
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # Lambda: 50 MB zipped when uploaded in the request
 GOOD_TAG = "lambda-promote:{alias}:good"
 GOOD_KEEP = 2  # 2 x (version "=" 64 hex) fits Lambda's 256-character tag values with room
 
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 _log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class AwsTarget:
         if changing and live is not None and live.config.version == alias.version:
             self._keep_with_tags(fn, live)
         digest = self._version_digest(fn, api, alias.version)
-        return AliasState(alias.version, revision_id=alias.revision_id, digest=digest)
+        return AliasState(alias.version, alias.revision_id, digest, weights=dict(alias.weights))
 
     def _alias_and_live(
         self, fn: FunctionRef, api: LambdaApi
@@ -185,9 +186,20 @@ class AwsTarget:
             moved = api.create_alias(fn.alias, version)
         else:
             moved = api.update_alias(fn.alias, version, revision_id=expected_revision)
+        return self._moved(fn, moved)
+
+    def weigh_alias(
+        self, fn: FunctionRef, version: str, weights: dict[str, float], *, expected_revision: str
+    ) -> AliasState:
+        api = self._api(fn)
+        return self._moved(
+            fn, api.update_alias(fn.alias, version, revision_id=expected_revision, weights=weights)
+        )
+
+    def _moved(self, fn: FunctionRef, moved: AliasConfig) -> AliasState:
         with self._seen_lock:
             digest = self._digests.get(_version_key(fn, moved.version))
-        return AliasState(moved.version, revision_id=moved.revision_id, digest=digest)
+        return AliasState(moved.version, moved.revision_id, digest, weights=dict(moved.weights))
 
     def remove_alias(self, fn: FunctionRef, *, expected_revision: str) -> None:
         # DeleteAlias takes no RevisionId: the check below leaves a window of one round trip
@@ -402,23 +414,6 @@ def _function_key(fn: FunctionRef) -> tuple[Any, ...]:
 
 def _version_key(fn: FunctionRef, version: str) -> tuple[Any, ...]:
     return (*_function_key(fn), version)
-
-
-def parse_good(value: str) -> list[tuple[str, str]]:
-    """The good-versions tag value ``"12=<digest> 11=<digest>"``; malformed parts are skipped
-    (the tag is editable by anyone allowed to tag the function)."""
-    entries: list[tuple[str, str]] = []
-    for part in value.split():
-        version, _, digest = part.partition("=")
-        known = version in {v for v, _ in entries}
-        if version.isdigit() and _DIGEST.match(digest) and not known:
-            entries.append((version, digest))
-    return entries
-
-
-def format_good(entries: list[tuple[str, str]]) -> str:
-    # Tag values allow letters, digits, spaces and + - = . _ : / @ only: no commas.
-    return " ".join(f"{version}={digest}" for version, digest in entries)
 
 
 def s3_location(path: str) -> S3Location | None:

@@ -35,7 +35,16 @@ class Target(Protocol):
         self, fn: FunctionRef, version: str, *, expected_revision: str | None
     ) -> AliasState:
         """Move (or create) the alias to ``version`` only if its revision is still
-        ``expected_revision`` (None: the alias must not exist yet); else ``ConflictError``."""
+        ``expected_revision`` (None: the alias must not exist yet); else ``ConflictError``.
+        Any weights of a shift are cleared: ``version`` serves all the traffic."""
+        ...
+
+    def weigh_alias(
+        self, fn: FunctionRef, version: str, weights: dict[str, float], *, expected_revision: str
+    ) -> AliasState:
+        """Keep the alias on ``version`` and send each other version in ``weights`` its share
+        (a fraction, 0 < w < 1; ``{}`` ends a shift), only if the alias's revision is still
+        ``expected_revision`` (else ``ConflictError``)."""
         ...
 
     def remove_alias(self, fn: FunctionRef, *, expected_revision: str) -> None:

@@ -7,11 +7,17 @@ It implements ``targets.base.Target`` on plain files, with Lambda's model::
     <root>/<function_name>/versions/<n>/code/         unpacked once at publish, then read-only
     <root>/<function_name>/versions/<n>/meta.json     digest, description, created_at,
                                                       configuration (memory, timeout, variables…)
-    <root>/<function_name>/aliases/<alias>.json       version, revision_id, updated_at
+    <root>/<function_name>/aliases/<alias>.json       version, revision_id, updated_at,
+                                                      weights (a shift: other version → share)
 
 A version directory appears whole (built aside, then renamed) and is never written again.
 Every alias write gets a fresh ``revision_id`` and is conditional on the one the caller read,
 like Lambda's ``RevisionId``, so two deployments cannot silently overwrite each other.
+
+During a progressive shift (DESIGN §11.5) the alias carries ``weights`` as Lambda's
+``RoutingConfig`` does, and an invoke of the alias picks a version by them: a random draw from
+a ``random.Random`` seeded with ``routing_seed`` (else ``LAMBDA_PROMOTE_LOCAL_ROUTING_SEED``,
+else the OS), so a test that sets the seed sees the same sequence of versions every run.
 
 Each invoke runs the handler in a child Python (``local_runtime.py``) of the function's runtime,
 under a supervisor (``local_sandbox.py``) started with Lambda's environment only: it fences the
@@ -28,6 +34,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 import re
 import shutil
 import sys
@@ -56,6 +63,7 @@ from lambda_promote.targets.local_process import (
 
 GOOD_KEEP = 2  # as many good versions as the AWS target keeps in its tag
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,140}$")
+ROUTING_SEED_ENV = "LAMBDA_PROMOTE_LOCAL_ROUTING_SEED"
 
 _log = logging.getLogger(__name__)
 
@@ -69,8 +77,13 @@ class LocalTarget:
         *,
         warn: Callable[[str], None] | None = None,
         python_for: Callable[[str], str] | None = None,
+        routing_seed: int | None = None,
     ) -> None:
         self.root = Path(root)
+        if routing_seed is None and os.environ.get(ROUTING_SEED_ENV, "").strip().isdigit():
+            routing_seed = int(os.environ[ROUTING_SEED_ENV])
+        self._routing = random.Random(routing_seed)
+        self._routing_lock = threading.Lock()
         self._warn = warn or _log.warning
         self._python_for = python_for
         self._interpreters: dict[str, str] = {}
@@ -87,7 +100,8 @@ class LocalTarget:
         version = str(alias["version"])
         meta = _read_json(self._version_dir(fn, version) / "meta.json")
         digest = meta["digest"] if meta else None
-        return AliasState(version=version, revision_id=alias["revision_id"], digest=digest)
+        weights = {str(k): float(v) for k, v in (alias.get("weights") or {}).items()}
+        return AliasState(version, revision_id=alias["revision_id"], digest=digest, weights=weights)
 
     def publish(self, fn: FunctionRef, artifact: Artifact, zip_path: Path) -> PublishedVersion:
         versions = self._function_dir(fn) / "versions"
@@ -121,6 +135,26 @@ class LocalTarget:
         written = {"version": version, "revision_id": str(uuid.uuid4()), "updated_at": _now()}
         self._swap_alias(fn, expected_revision, written)
         return AliasState(version, revision_id=written["revision_id"], digest=meta["digest"])
+
+    def weigh_alias(
+        self, fn: FunctionRef, version: str, weights: dict[str, float], *, expected_revision: str
+    ) -> AliasState:
+        metas = {v: _read_json(self._version_dir(fn, v) / "meta.json") for v in [version, *weights]}
+        missing = sorted(v for v, meta in metas.items() if meta is None)
+        if missing:
+            raise TargetError(
+                f"version {', '.join(missing)} of {fn.function_name} does not exist on the "
+                "local target",
+                hint="publish the artifact first; `lambda-promote history` lists known versions",
+            )
+        if any(not 0 < w < 1 for w in weights.values()) or sum(weights.values()) >= 1:
+            raise TargetError(f"weights must be between 0 and 1 (exclusive), got {weights}")
+        shares = {v: float(w) for v, w in weights.items()}
+        revision = str(uuid.uuid4())
+        written = {"version": version, "revision_id": revision, "updated_at": _now()}
+        self._swap_alias(fn, expected_revision, {**written, "weights": shares})
+        digest = metas[version]["digest"]  # type: ignore[index]
+        return AliasState(version, revision, digest, weights=shares)
 
     def remove_alias(self, fn: FunctionRef, *, expected_revision: str) -> None:
         self._swap_alias(fn, expected_revision, None)
@@ -271,7 +305,20 @@ class LocalTarget:
                 f"the alias {qualifier} of {fn.function_name} does not exist on the local target",
                 hint=f"deploy to {fn.env} first",
             )
-        return str(alias["version"])
+        return self._routed(str(alias["version"]), alias.get("weights") or {})
+
+    def _routed(self, version: str, weights: dict[str, float]) -> str:
+        """The version an alias invoke lands on: each weighted version with its share, the
+        alias's own version with the rest (Lambda's AdditionalVersionWeights)."""
+        if not weights:
+            return version
+        with self._routing_lock:
+            draw = self._routing.random()
+        for other, weight in sorted(weights.items()):
+            if draw < weight:
+                return str(other)
+            draw -= weight
+        return version
 
     def _interpreter(self, runtime: str) -> str:
         with self._interpreters_lock:  # one probe and at most one warning per runtime

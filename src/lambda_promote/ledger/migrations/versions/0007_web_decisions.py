@@ -2,7 +2,7 @@
 that proved the reviewer's identity. Decisions recorded before (or by the CLI) keep NULL.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 
 A migration is history: it spells its columns out instead of importing ``tables.py``.
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
