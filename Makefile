@@ -4,13 +4,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration bench clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test lint typecheck unit integration browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Debian's Chromium for tests/browser (Playwright drives it; it never downloads a browser).
+# Installed once, as root; `apt-get update` only when the package lists cannot find it.
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "tests/browser needs Debian's chromium: sudo apt-get install chromium (they skip without it)"; \
+	elif ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
+browser: $(STAMP) $(CHROMIUM)
+	$(BIN)/pytest -q tests/browser
 
 demo: $(STAMP)
 	$(BIN)/lambda-promote demo
@@ -28,7 +42,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
-test: lint typecheck
+test: lint typecheck $(CHROMIUM)
 	$(BIN)/pytest -q tests
 
 bench: $(STAMP)

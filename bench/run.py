@@ -3,13 +3,14 @@ run itself, results in bench/results/latest.md (printed at the end) and latest.j
 
     python bench/run.py [--quick] [--only SUITE,SUITE…] [--repeat N]
 
-Suites: builds (ours against ``sam build`` and ``chalice package``), startup (``--help``,
+Suites (SUITE): builds (ours against ``sam build`` and ``chalice package``), startup (``--help``,
 ``validate``, ``status``, importtime), deploy (moto's server: raw boto3 against our deploy,
 promotion and rollback, with API calls and bytes counted), scale (history and checks),
 hotpath (deploy, rollback and status against the bare script and ``chalice --help``, taking
 turns in one run, with the goals of the release plan), ledger (status, deploy and rollback with
 a SQLite ledger against a DynamoDB one on moto's server, with DynamoDB's round trips),
-traffic (a two-step canary's cost over its bake).
+traffic (a two-step canary's cost over its bake), serve (the dashboard's pages and API
+over a ledger of 10,000 deployments).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench import baselines, machine, report
 from bench.common import SCRATCH, Section, Settings, lambda_promote
 from bench.harness import ratio
 
-SUITES = ("builds", "startup", "deploy", "scale", "hotpath", "ledger", "traffic")
+SUITES = ("builds", "startup", "deploy", "scale", "hotpath", "ledger", "traffic", "serve")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -146,6 +147,10 @@ def _suite(
 
             assert chalice is not None
             return suite_hotpath.run(settings, chalice=chalice, log=log)
+        if name == "serve":
+            from bench import suite_serve
+
+            return suite_serve.run(settings, log=log)
         from bench import suite_scale
 
         return suite_scale.run(settings, log=log)

@@ -14,6 +14,7 @@ these; only ``cli.py`` turns them into output and an exit code, through ``exit_c
     ├── LedgerError                    exit 1
     ├── DeploymentRolledBack           exit 3  failed, rolled back and verified
     ├── RollbackFailed                 exit 4  the environment needs a person
+    ├── AuthenticationError            exit 1  ``serve``: the OIDC login or its token failed
     ├── GateBlocked                    exit 5  approval, wait timer, source or branch rule
     └── EnvironmentLocked              exit 6  another deployment holds the environment
 """
@@ -83,6 +84,13 @@ class DeploymentRolledBack(PromoteError):
 
 class RollbackFailed(PromoteError):
     code = "rollback_failed"
+
+
+class AuthenticationError(PromoteError):
+    """``serve`` could not prove who is there (DESIGN §11.7): a refused login, a state or
+    nonce that does not match, an ID token whose signature or claims do not check out."""
+
+    code = "unauthenticated"
 
 
 class GateBlocked(PromoteError):

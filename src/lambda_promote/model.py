@@ -291,7 +291,11 @@ class ApprovalDecision:
     approve: bool
     at: datetime
     comment: str = ""
-    source: str = "builtin"  # builtin | github
+    source: str = "builtin"  # builtin | github | web (the "via" of DESIGN §11.7)
+    # A decision made in ``serve``: who proved the reviewer's identity (the OIDC issuer) and
+    # the subject it vouched for. None for the CLI's claimed identities.
+    issuer: str | None = None
+    subject: str | None = None
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_promote.function_config import described, shown
-from lambda_promote.model import ApprovalRequest, Artifact, Deployment
+from lambda_promote.model import ApprovalDecision, ApprovalRequest, Artifact, Deployment
 
 # The checks that judged the new version: through the alias, during a bake, at each step of a
 # progressive shift (on the version by number), and the traffic hooks (DESIGN §11.5).
@@ -169,12 +169,23 @@ def request_json(request: ApprovalRequest, verdict: Any = None) -> dict[str, Any
         "expires_at": iso(request.expires_at),
         "requested_by": request.requested_by,
         "requested_at": iso(request.requested_at),
-        "decisions": [
-            {"reviewer": d.reviewer, "approve": d.approve, "comment": d.comment, "at": iso(d.at)}
-            for d in request.decisions
-        ],
+        "decisions": [_decision_json(d) for d in request.decisions],
         "evidence": request.evidence,
     }
     if verdict is not None:
         body["missing"] = list(verdict.missing)
+    return body
+
+
+def _decision_json(decision: ApprovalDecision) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "reviewer": decision.reviewer,
+        "approve": decision.approve,
+        "comment": decision.comment,
+        "at": iso(decision.at),
+        "via": decision.source,
+    }
+    if decision.issuer is not None:  # DESIGN §11.7: proven by an OIDC issuer in ``serve``
+        body["issuer"] = decision.issuer
+        body["subject"] = decision.subject
     return body

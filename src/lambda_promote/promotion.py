@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -305,15 +306,39 @@ def find_request(ws: Workspace, ref: str, env_name: str) -> ApprovalRequest:
     return request
 
 
+@dataclass(frozen=True)
+class ProvenIdentity:
+    """Who decides, as an OpenID Connect issuer proved it (``serve``, DESIGN §11.7): the
+    decision is recorded ``via`` the web with the issuer and the subject it vouched for."""
+
+    issuer: str
+    subject: str
+    via: str = "web"
+
+
 def decide(
-    ws: Workspace, ref: str, env_name: str, *, approve: bool, comment: str
+    ws: Workspace,
+    ref: str,
+    env_name: str,
+    *,
+    approve: bool,
+    comment: str,
+    identity: ProvenIdentity | None = None,
 ) -> tuple[ApprovalRequest, gate.GateVerdict]:
+    """``ws.actor`` approves or rejects a request, by the gate's rules (DESIGN §5.3). The CLI
+    passes no ``identity`` (the actor is claimed); ``serve`` passes the proven one."""
     rule = approval_rule(ws, env_name, deciding=True)
     request = find_request(ws, ref, env_name)
     attested.require_request(ws, request.id)
     at = now()
     gate.check_decision(rule, request, reviewer=ws.actor, approve=approve, now=at)
     decision = ApprovalDecision(reviewer=ws.actor, approve=approve, at=at, comment=comment)
+    details: dict[str, Any] = {"request": request.id}
+    if identity is not None:
+        decision = replace(
+            decision, source=identity.via, issuer=identity.issuer, subject=identity.subject
+        )
+        details.update(via=identity.via, issuer=identity.issuer, subject=identity.subject)
     ws.ledger.add_decision(request.id, decision)
     if not approve:
         ws.ledger.set_request_state(request.id, RequestState.REJECTED)
@@ -322,7 +347,7 @@ def decide(
         env=env_name,
         digest=request.digest,
         reason=comment,
-        details={"request": request.id},
+        details=details,
     )
     updated = ws.ledger.get_request(request.id) or request
     announce(ws, "approval.granted" if approve else "approval.rejected", updated, comment)

@@ -204,6 +204,23 @@ def test_decisions_come_back_in_the_order_they_were_made(make_ledger: OpenLedger
     assert listed["r-2"] == [decision("dan", approve=False, comment="no tests")]
 
 
+def test_a_web_decision_keeps_the_issuer_and_subject_that_proved_it(make_ledger: OpenLedger):
+    """DESIGN §11.7: a decision made in ``serve`` is recorded via web, with issuer and subject;
+    a CLI decision beside it keeps none (NULL), read back the same through every ledger."""
+    ledger = make_ledger()
+    ledger.create_request(request("r-1"))
+    proven = decision("bob", source="web", issuer="https://id.example.com", subject="u-42")
+    ledger.add_decision("r-1", proven)
+    ledger.add_decision("r-1", decision("amy", minutes=2))
+    found = ledger.get_request("r-1")
+    assert found is not None
+    assert [(d.reviewer, d.source, d.issuer, d.subject) for d in found.decisions] == [
+        ("bob", "web", "https://id.example.com", "u-42"),
+        ("amy", "builtin", None, None),
+    ]
+    assert ledger.requests()[0].decisions == found.decisions
+
+
 def test_a_reviewer_decides_once_per_request(make_ledger: OpenLedger):
     ledger = make_ledger()
     ledger.create_request(request("r-1"))

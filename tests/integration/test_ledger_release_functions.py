@@ -106,6 +106,9 @@ def test_a_single_function_project_on_a_ledger_the_previous_release_wrote(tmp_pa
     digest = first["deployment"]["digest"]
     # Back to exactly the schema the previous release wrote: revision 0004, no functions.
     project.sql("alter table deployments drop column functions")
+    # …nor the web decisions' columns of revision 0007 (issue 19).
+    project.sql("alter table approval_decisions drop column issuer")
+    project.sql("alter table approval_decisions drop column subject")
     project.sql("alter table deployments drop column traffic")  # revision 0006
     project.sql("alter table artifacts drop column committed_at")  # revision 0008
     project.sql("update alembic_version set version_num = '0004'")

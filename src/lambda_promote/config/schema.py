@@ -160,6 +160,24 @@ class GitHubSettings(_Strict):
     extras: list[Literal["aws", "postgres"]] = Field(default_factory=list)
 
 
+class Oidc(_Strict):
+    """The OpenID Connect issuer that proves who decides in ``serve`` (DESIGN §11.7)."""
+
+    issuer: str = Field(pattern=r"^https?://[^\s]+$")
+    client_id: str = Field(min_length=1)
+    client_secret_env: str | None = None  # a public client with PKCE needs none
+    username_claim: str = Field(default="preferred_username", min_length=1)
+
+
+class Server(_Strict):
+    """``lambda-promote serve`` (DESIGN §11.7): the dashboard, read-only without ``oidc``."""
+
+    base_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s]+$")
+    session_secret_env: str = "LAMBDA_PROMOTE_SESSION_SECRET"
+    require_login: bool = False
+    oidc: Oidc | None = None
+
+
 class Config(_Strict):
     project: str = Field(min_length=1)
     target: Literal["aws", "local"] = "aws"
@@ -172,6 +190,7 @@ class Config(_Strict):
     triggers: list[Trigger] = Field(default_factory=list)
     notifications: Notifications = Field(default_factory=Notifications)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
+    server: Server = Field(default_factory=Server)
 
     # Where the file was read from (set by the loader); relative paths are relative to ``root``.
     _path: Path = PrivateAttr(default=Path("promote.yaml"))

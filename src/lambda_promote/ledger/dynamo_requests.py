@@ -11,6 +11,7 @@ for it, exactly one changes the item and the others are told who won).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,12 +83,9 @@ def _matches(
 
 def decide(table: DynamoTable, request_id: str, decision: ApprovalDecision) -> ApprovalRequest:
     """Append ``decision``: refused unless the request is open and the reviewer new to it."""
-    stored = ApprovalDecision(
-        reviewer=decision.reviewer,
-        approve=bool(decision.approve),
-        at=rules.utc(decision.at),
-        comment=decision.comment,
-        source=decision.source,
+    # Every field kept, the web's issuer and subject (DESIGN §11.7) included.
+    stored = dataclasses.replace(
+        decision, approve=bool(decision.approve), at=rules.utc(decision.at)
     )
     try:
         answer = table.update(

@@ -191,7 +191,7 @@ def request(row: Row[Any], decisions: Sequence[ApprovalDecision]) -> ApprovalReq
 
 
 def decision_row(decision: ApprovalDecision, *, request_id: str, seq: int) -> dict[str, Any]:
-    return {
+    row: dict[str, Any] = {
         "request_id": request_id,
         "seq": seq,
         "reviewer": decision.reviewer,
@@ -200,6 +200,11 @@ def decision_row(decision: ApprovalDecision, *, request_id: str, seq: int) -> di
         "comment": decision.comment,
         "source": decision.source,
     }
+    # Only for a decision made in ``serve``: the row then fits a schema before revision 0007.
+    if decision.issuer is not None or decision.subject is not None:
+        row["issuer"] = decision.issuer
+        row["subject"] = decision.subject
+    return row
 
 
 def decision(row: Row[Any]) -> ApprovalDecision:
@@ -209,6 +214,8 @@ def decision(row: Row[Any]) -> ApprovalDecision:
         at=row.at,
         comment=row.comment,
         source=row.source,
+        issuer=getattr(row, "issuer", None),
+        subject=getattr(row, "subject", None),
     )
 
 

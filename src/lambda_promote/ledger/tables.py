@@ -155,6 +155,9 @@ approval_decisions = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("source", sa.String(32), nullable=False),
+    # DESIGN §11.7: a decision made in ``serve`` names the OIDC issuer and subject behind it.
+    sa.Column("issuer", sa.String(512)),
+    sa.Column("subject", sa.String(512)),
     # One decision per person per request, whatever the code above the database does.
     sa.UniqueConstraint("request_id", "reviewer", name="uq_approval_decisions_reviewer"),
 )

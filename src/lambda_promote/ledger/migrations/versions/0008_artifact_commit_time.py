@@ -3,7 +3,7 @@ release's commit to its success). NULL for artifacts recorded before this revisi
 builds made outside a git repository; ``metrics`` then falls back to the build time.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01
 
 Numbered 0008 so that it can follow 0006/0007 once those land: only ``down_revision`` (and
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
