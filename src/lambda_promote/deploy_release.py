@@ -16,7 +16,7 @@ never moved is left alone. A single-function release never comes here: ``deploy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,9 @@ class ReleaseDeployer(Deployer):
     whichever command finds the interrupted deployment)."""
 
     fns_for: Callable[[str], Mapping[str, FunctionRef]] | None = None
+    # Each alias's RevisionId as this command first read it (DESIGN §5.6): every later write
+    # is guarded by it, so someone who moves an alias meanwhile is refused, never overwritten.
+    seen_revisions: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
     def _resolve_unfinished(self, fn: FunctionRef, env: Environment) -> list[Deployment]:
         fns = self.fns_for(fn.env) if self.fns_for is not None else {}
@@ -158,8 +161,7 @@ class ReleaseDeployer(Deployer):
                 f"pointing {part.fn.function_name}:{part.fn.alias} at version {entry['version']}"
             )
             try:
-                expected = self.target.alias_state(part.fn).revision_id
-                self.target.point_alias(part.fn, entry["version"], expected_revision=expected)
+                self._point(part.fn, entry["version"])
             except PromoteError as error:
                 return self._undo(
                     dep, parts, env, cause=f"{name}: could not move its alias: {error.message}"
@@ -177,9 +179,12 @@ class ReleaseDeployer(Deployer):
         second: the rolled-back deployment when the shift stopped."""
         members = []
         for name, entry in (dep.functions or {}).items():
-            alias = self.target.alias_state(parts[name].fn)
+            fn = parts[name].fn
+            alias = self.target.alias_state(fn)
+            if (fn.function_name, fn.alias) in self.seen_revisions:
+                alias = replace(alias, revision_id=self.seen_revisions[fn.function_name, fn.alias])
             if entry["version"] != entry["previous_version"] and alias.version is not None:
-                members.append(traffic.Member(parts[name].fn, entry["version"], alias, name=name))
+                members.append(traffic.Member(fn, entry["version"], alias, name=name))
         if not members:
             return dep, None
         undo = lambda d, why: self._undo(d, parts, env, cause=why)  # noqa: E731
@@ -187,6 +192,8 @@ class ReleaseDeployer(Deployer):
             shift, outcome = traffic.partial_steps(
                 self, dep, env, members, pace=self.pace, checks=lambda m: checks_for(env, m.name)
             )
+        for member in members:  # the weights moved the revisions: guard the next write by them
+            self.seen_revisions[member.fn.function_name, member.fn.alias] = member.alias.revision_id
         if not outcome.ok:
             return shift.dep, self._undo(shift.dep, parts, env, cause=traffic.stopped_why(outcome))
         if not shift.steps:
@@ -304,12 +311,25 @@ class ReleaseDeployer(Deployer):
             return False
         return True
 
+    def _point(self, fn: FunctionRef, version: str) -> None:
+        """Move ``fn``'s alias to ``version``, guarded by the revision this command saw."""
+        key = (fn.function_name, fn.alias)
+        expected = (
+            self.seen_revisions[key]
+            if key in self.seen_revisions
+            else self.target.alias_state(fn).revision_id
+        )
+        self.seen_revisions[key] = self.target.point_alias(
+            fn, version, expected_revision=expected
+        ).revision_id
+
     def _entry(
         self, fn: FunctionRef, digest: str, version: str | None, **recorded: Any
     ) -> dict[str, Any]:
         """One function's record in ``Deployment.functions``: what it moves to, and where its
         alias is now (the version a failure puts back)."""
         alias = self.target.alias_state(fn)
+        self.seen_revisions[fn.function_name, fn.alias] = alias.revision_id
         return {
             "function_name": fn.function_name,
             "digest": digest,
@@ -419,8 +439,7 @@ class ReleaseDeployer(Deployer):
                 f"{entry['previous_version']} to {entry['version']}"
             )
             try:
-                revision = self.target.alias_state(fn).revision_id
-                self.target.point_alias(fn, entry["version"], expected_revision=revision)
+                self._point(fn, entry["version"])
             except PromoteError as error:
                 self.progress.warn(f"{dep.env}: {name}: {error.message}")
                 stuck.append(name)
@@ -447,12 +466,8 @@ class ReleaseDeployer(Deployer):
 
 
 def _named(result: CheckResult, name: str) -> CheckResult:
-    from dataclasses import replace
-
     return replace(result, name=f"{name}: {result.name}")
 
 
 def _record(record: RollbackRecord, **changes: Any) -> dict[str, Any]:
-    from dataclasses import replace
-
     return replace(record, **changes).to_json()

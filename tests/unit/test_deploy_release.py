@@ -94,3 +94,26 @@ def test_a_publish_failure_changes_nothing() -> None:
     assert "worker" in dep.error
     assert [t.live() for t in targets.by_name.values()] == ["1", "1"]
     assert ledger.unfinished("staging") == []
+
+
+def test_an_alias_someone_moved_after_the_deploy_read_it_is_never_overwritten() -> None:
+    """DESIGN §5.6 for a release: each alias move is guarded by the revision the deploy read
+    before publishing, not one read again just before the move."""
+    targets, ledger = Targets(), MemoryLedger()
+    assert deploy(targets, ledger, "a").state is S.SUCCEEDED
+    worker = targets.by_name["shop-worker"]
+    worker_fn = fns()["worker"]
+    original = worker.publish
+
+    def publish_while_someone_moves_the_alias(fn: FunctionRef, *args: Any) -> Any:
+        published = original(fn, *args)
+        other = original(worker_fn, Artifact(digest="c" * 64, size=1, path=""), Path())
+        revision = worker.alias_state(worker_fn).revision_id
+        worker.point_alias(worker_fn, other.version, expected_revision=revision)  # the console
+        return published
+
+    worker.publish = publish_while_someone_moves_the_alias  # type: ignore[method-assign]
+    dep = deploy(targets, ledger, "b")
+    assert dep.state is not S.SUCCEEDED
+    assert worker.live() == "3"  # the other writer's version stands
+    assert targets.by_name["shop-api"].live() == "1"  # the api went back
