@@ -161,8 +161,20 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
     for row in rows:
         live = f"version {row.version} ({(row.digest or '')[:12]})" if row.version else "nothing"
         who = f" by {row.deployed_by} at {row.deployed_at}" if row.deployed_by else ""
-        lines.append(f"{row.env:<12} {row.function_name}:{row.alias}  {live}{who}")
-        if row.drift is not None:
+        if row.functions:
+            release = (
+                f"release {(row.digest or '')[:12]}"
+                if row.deployed_by
+                else ("nothing" if row.version is None else "no recorded release")
+            )
+            lines.append(
+                f"{row.env:<12} {len(row.functions)} functions:{row.alias}  {release}{who}"
+            )
+        else:
+            lines.append(f"{row.env:<12} {row.function_name}:{row.alias}  {live}{who}")
+        if row.functions:
+            lines += status_function_lines(row)
+        elif row.drift is not None:
             lines.append(f"{'':<12} DRIFT: {row.drift.detail}")
         for dep in row.in_flight:
             stale = (
@@ -194,6 +206,11 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
             "lock": row.lock,
             "approvals": row.approvals,
             "drift": row.drift.to_json() if row.drift else None,
+            **(
+                {"functions": {n: f.to_json() for n, f in row.functions.items()}}
+                if row.functions
+                else {}
+            ),
         }
         for row in rows
     }
@@ -203,23 +220,38 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
     return Outcome(data={"environments": environments, "audit": audit}, text="\n".join(lines))
 
 
+def status_function_lines(row: Any) -> list[str]:
+    """Each function of a many-function release under its environment's line (DESIGN §11.4)."""
+    assert row.functions
+    width = max(len(name) for name in row.functions)
+    lines = []
+    for name, fn in row.functions.items():
+        live = f"version {fn.version} ({(fn.digest or '')[:12]})" if fn.version else "nothing"
+        lines.append(f"{'':<12} {name:<{width}}  {fn.function_name}  {live}")
+        if fn.drift is not None:
+            lines.append(f"{'':<12} {'':<{width}}  DRIFT: {fn.drift.detail}")
+    return lines
+
+
 @command("history")
 @click.argument("env", required=False)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, None))
 def history_command(inv: Invocation, env: str | None, limit: int) -> Outcome:
     """Past deployments and rollbacks, newest first."""
     from lambda_promote.config.lookup import require_env
-    from lambda_promote.output import iso
+    from lambda_promote.output import function_lines, iso
 
     ws = inv.workspace()
     if env:
         require_env(ws.config, env)
     deps = ws.ledger.deployments(env, limit=limit)
-    lines = [
-        f"{d.id}  {iso(d.created_at)}  {d.env:<11} {d.kind.value:<8} {d.state.value:<15} "
-        f"v{d.previous_version or '-'}→v{d.version or '-'}  {d.short_digest}  {d.actor}"
-        for d in deps
-    ]
+    lines = []
+    for d in deps:
+        lines.append(
+            f"{d.id}  {iso(d.created_at)}  {d.env:<11} {d.kind.value:<8} {d.state.value:<15} "
+            f"v{d.previous_version or '-'}→v{d.version or '-'}  {d.short_digest}  {d.actor}"
+        )
+        lines += [f"    {line}" for line in function_lines(d)]
     return Outcome(data={"deployments": deps}, text="\n".join(lines) or "no deployments yet")
 
 

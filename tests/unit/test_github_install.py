@@ -40,7 +40,7 @@ def test_the_tool_source_follows_promote_yaml(tmp_path: Path) -> None:
     path = tmp_path / "promote.yaml"
     path.write_text(
         "project: p\nstate: postgresql+psycopg://db/p\n"
-        "environments: {staging: {function_name: f}}\n"
+        "function: {}\nenvironments: {staging: {function_name: f}}\n"
         f"github: {{tool: 'git+https://example.org/lp@{SHA}'}}\n"
     )
     source = install.tool_source(load_config(path, check_source=False))
@@ -56,7 +56,7 @@ def test_a_tag_instead_of_a_commit_is_refused(tmp_path: Path) -> None:
 
     path = tmp_path / "promote.yaml"
     path.write_text(
-        "project: p\nenvironments: {staging: {function_name: f}}\n"
+        "project: p\nfunction: {}\nenvironments: {staging: {function_name: f}}\n"
         "github: {tool: 'git+https://example.org/lp@v1.0'}\n"
     )
     with pytest.raises(PromoteError, match=r"github\.tool"):
