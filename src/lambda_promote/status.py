@@ -72,9 +72,9 @@ def _env_status(ws: Workspace, name: str) -> EnvStatus:
     functions = _functions(ws, name) if ws.config.many else None
     if functions:
         first = next(iter(functions.values()))
-        live = _release_of(ws, name, functions)
+        live, release = _release_of(ws, name, functions)
         fn_name, version = first.function_name, first.version
-        digest = live.digest if live else first.digest
+        digest = release or first.digest
         drift = next((f.drift for f in functions.values() if f.drift), None)
         alias_name = ws.function_ref(name).alias
     else:
@@ -127,21 +127,29 @@ def _functions(ws: Workspace, env: str) -> dict[str, FunctionStatus]:
     return result
 
 
-def _release_of(ws: Workspace, env: str, functions: dict[str, FunctionStatus]) -> Deployment | None:
-    """The most recent finished deployment that left every function where it is live now:
-    its release digest is the environment's (None when the functions match no one release)."""
+def _release_of(
+    ws: Workspace, env: str, functions: dict[str, FunctionStatus]
+) -> tuple[Deployment | None, str | None]:
+    """The most recent finished deployment that left every function where it is live now
+    (who and when), and the release that put them there: the newest succeeded deployment
+    whose functions are those versions (a rolled-back one's digest is the release that
+    failed). None when the functions match no one release."""
     from lambda_promote.drift import as_function
 
     finished = ws.ledger.deployments(
         env, states=[DeploymentState.SUCCEEDED, DeploymentState.ROLLED_BACK], limit=50
     )
+    live: Deployment | None = None
     for dep in finished:
         if dep.functions is None:
             continue
         views = {name: as_function(dep, name) for name in functions}
-        if all(_live_after(views[n]) == f.version for n, f in functions.items()):
-            return dep
-    return None
+        if not all(_live_after(views[n]) == f.version for n, f in functions.items()):
+            continue
+        live = live or dep
+        if dep.state is DeploymentState.SUCCEEDED:
+            return live, dep.digest
+    return live, None
 
 
 def _live_after(dep: Deployment) -> str | None:

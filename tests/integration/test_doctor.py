@@ -128,7 +128,7 @@ def test_an_assumed_role_session_is_simulated_as_its_role() -> None:
 
 def _doctor(tmp_path: Path, state: str) -> tuple[int, dict[str, Any]]:
     (tmp_path / "promote.yaml").write_text(
-        f"project: orders\ntarget: local\nstate: {state}\n"
+        f"project: orders\ntarget: local\nfunction: {{}}\nstate: {state}\n"
         "environments:\n  staging: {function_name: orders-staging}\n"
     )
     done = subprocess.run(
