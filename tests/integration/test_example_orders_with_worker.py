@@ -7,12 +7,13 @@ aliases are then read to check what the README says happened."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from walkthrough_env import walkthrough_env
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "orders-with-worker"
@@ -24,16 +25,7 @@ def walkthrough() -> str:
 
 
 def environ() -> dict[str, str]:
-    bin_dir = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITHUB_"))}
-    env.update(
-        {
-            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-            "NO_COLOR": "1",
-            "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
-            "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com",
-        }
-    )  # fmt: skip
+    env = walkthrough_env()
     env.pop("LAMBDA_PROMOTE_USER", None)
     return env
 
