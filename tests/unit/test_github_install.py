@@ -87,6 +87,23 @@ def test_the_summary_shows_the_evidence_without_letting_it_write_markdown() -> N
     assert '"memory_mb"' in text
 
 
+def test_the_approval_summary_of_a_release_has_a_row_per_function() -> None:
+    functions = {
+        "worker": {"digest": "2" * 64, "commit": "c0ffee" * 6, "live_version": "3",
+                   "configuration": {"digest": "d" * 64, "settings": [], "changes": []}},
+        "api": {"digest": "1" * 64, "commit": "c0ffee" * 6, "live_version": None,
+                "configuration": {"digest": "e" * 64, "settings": [],
+                                  "changes": ["memory 256 → 512 MB"]}},
+    }  # fmt: skip
+    answer = {"approval_request": {"id": "r-2", "env": "production", "digest": "9" * 64,
+                                   "evidence": {"functions": functions}}}  # fmt: skip
+    text = approval_summary(answer)
+    assert "#### Functions" in text
+    assert f"| api | `{'1' * 12}` | `{'c0ffee' * 2}` | (none) | memory 256 → 512 MB |" in text
+    assert f"| worker | `{'2' * 12}` | `{'c0ffee' * 2}` | 3 | unchanged |" in text
+    assert "More evidence" not in text  # the functions are shown, not dumped
+
+
 def test_dependabots_pin_updates_survive_regeneration() -> None:
     generated = f"      - uses: actions/checkout@{pins.CHECKOUT.sha}  # {pins.CHECKOUT.version}\n"
     updated = f"      - uses: actions/checkout@{'f' * 40}  # v9.9.9\n"
