@@ -13,6 +13,7 @@ from lambda_promote.invocation import Invocation, Outcome, command
 
 if TYPE_CHECKING:
     from lambda_promote.release.models import Plan
+    from lambda_promote.status import EnvStatus
 
 
 @command("init")
@@ -194,35 +195,17 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
                 f"{'':<12} locked by {row.lock['holder']} "
                 f"({row.lock['deployment_id']}) since {row.lock['since']}"
             )
-    environments = {
-        row.env: {
-            "version": row.version,
-            "digest": row.digest,
-            "deployed_at": row.deployed_at,
-            "deployed_by": row.deployed_by,
-            "function_name": row.function_name,
-            "alias": row.alias,
-            "in_flight": [{"id": d.id, "state": d.state.value} for d in row.in_flight],
-            "lock": row.lock,
-            "approvals": row.approvals,
-            "drift": row.drift.to_json() if row.drift else None,
-            **(
-                {"functions": {n: f.to_json() for n, f in row.functions.items()}}
-                if row.functions
-                else {}
-            ),
-        }
-        for row in rows
-    }
+    environments = {row.env: row.to_json() for row in rows}
     # Which audit key this run signs with (its id, never the key); null: the ledger is only as
     # trustworthy as its permissions.
     audit = {"key_id": key}
     return Outcome(data={"environments": environments, "audit": audit}, text="\n".join(lines))
 
 
-def status_function_lines(row: Any) -> list[str]:
+def status_function_lines(row: EnvStatus) -> list[str]:
     """Each function of a many-function release under its environment's line (DESIGN §11.4)."""
-    assert row.functions
+    if not row.functions:
+        return []
     width = max(len(name) for name in row.functions)
     lines = []
     for name, fn in row.functions.items():

@@ -41,6 +41,25 @@ class EnvStatus:
     # digest and drift. None for a single function (the fields above say it all).
     functions: dict[str, FunctionStatus] | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """``status --json``'s ``environments.ENV`` (DESIGN §4, §11.3, §11.4): ``functions``
+        only for a many-function release, so a single function's answer is unchanged."""
+        body: dict[str, Any] = {
+            "version": self.version,
+            "digest": self.digest,
+            "deployed_at": self.deployed_at,
+            "deployed_by": self.deployed_by,
+            "function_name": self.function_name,
+            "alias": self.alias,
+            "in_flight": [{"id": d.id, "state": d.state.value} for d in self.in_flight],
+            "lock": self.lock,
+            "approvals": self.approvals,
+            "drift": self.drift.to_json() if self.drift else None,
+        }
+        if self.functions:
+            body["functions"] = {name: f.to_json() for name, f in self.functions.items()}
+        return body
+
 
 @dataclass(frozen=True)
 class FunctionStatus:
