@@ -185,6 +185,7 @@ class MemoryLedger:
         env: str | None = None,
         *,
         states: Sequence[DeploymentState] | None = None,
+        since: datetime | None = None,
         limit: int | None = 50,
     ) -> list[Deployment]:
         wanted = None if states is None else {DeploymentState(s) for s in states}
@@ -193,6 +194,7 @@ class MemoryLedger:
             for stored in self._deployments.values()
             if (env is None or stored.deployment.env == env)
             and (wanted is None or stored.deployment.state in wanted)
+            and (since is None or stored.deployment.created_at >= since)
         ]
         chosen.sort(key=lambda s: (s.deployment.created_at, s.seq, s.deployment.id), reverse=True)
         if limit is not None:

@@ -41,7 +41,7 @@ from ledger_fixtures import postgres_schema
 
 LEDGER_DIR = "ledger"  # the ledger alone in its own folder: only it is made unwritable
 STATE = f"sqlite:///{LEDGER_DIR}/state.db"
-READERS = ["status", "history", "show", "audit", "audit --verify", "report"]
+READERS = ["status", "history", "show", "audit", "audit --verify", "report", "metrics"]
 WRITERS = ["deploy", "approve", "rollback"]
 
 
@@ -141,6 +141,7 @@ def _argv(command: str, recorded: Recorded) -> list[str]:
         "audit": ["audit"],
         "audit --verify": ["audit", "--verify"],
         "report": ["report", recorded.deployment, "--format", "md"],
+        "metrics": ["metrics", "staging"],
         "deploy": ["deploy", "staging"],
         "approve": ["approve", recorded.request, "--env", "production"],
         "rollback": ["rollback", "staging", "--reason", "drill"],

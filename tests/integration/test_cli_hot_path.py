@@ -39,7 +39,7 @@ sys.argv = ["lambda-promote", *sys.argv[1:]]
 try:
     main()
 finally:
-    heavy = {"pydantic", "yaml", "sqlalchemy", "alembic", "boto3"}
+    heavy = {"pydantic", "yaml", "sqlalchemy", "alembic", "boto3", "matplotlib"}
     loaded = sorted({m.split(".")[0] for m in sys.modules} & heavy)
     print("LOADED " + json.dumps(loaded), file=sys.stderr)
     print("MODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr)
@@ -108,6 +108,17 @@ def test_status_and_rollback_on_a_sqlite_ledger_load_no_heavy_library(tmp_path: 
     assert rollback["ok"], rollback
     assert (status_loaded, rollback_loaded) == ([], [])
     assert after["environments"]["staging"]["version"] == "1"  # the first deployment, again
+
+
+def test_metrics_on_a_sqlite_ledger_load_no_heavy_library(tmp_path: Path):
+    """The table and --json need neither SQLAlchemy nor matplotlib (only charts do)."""
+    root = deployed_twice(tmp_path)
+    run(root, "status")  # promote.yaml validated once, as after any command
+
+    metrics, loaded = run(root, "metrics", "staging")
+
+    assert metrics["metrics"]["succeeded"] == 2, metrics
+    assert loaded == []
 
 
 def test_a_changed_promote_yaml_is_validated_again_and_its_errors_reported(tmp_path: Path):

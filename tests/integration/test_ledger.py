@@ -5,7 +5,7 @@ tool's memory. The fake passing the same suite is what lets unit tests trust it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -280,6 +280,27 @@ def test_history_is_newest_first_and_stable_when_times_tie(make_ledger: OpenLedg
     assert [d.id for d in ledger.deployments("staging", limit=2)] == ["d-5", "d-4"]
     assert len(ledger.deployments(limit=None)) == 7
     assert ledger.deployments("qa") == []
+
+
+def test_history_since_reads_only_the_window_at_or_after_it(make_ledger: OpenLedger):
+    """Metrics read one time window: bounded, the boundary included, any zone accepted."""
+    ledger = make_ledger()
+    start = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    for hours in (0, 1, 2, 3):
+        when = start + timedelta(hours=hours)
+        ledger.create_deployment(deployment(f"d-{hours}", created_at=when))
+    ledger.create_deployment(deployment("p-9", env="production", created_at=start))
+
+    since = start + timedelta(hours=1)
+    assert [d.id for d in ledger.deployments("staging", since=since, limit=None)] == [
+        "d-3",
+        "d-2",
+        "d-1",
+    ]
+    in_paris = since.astimezone(timezone(timedelta(hours=2)))
+    assert [d.id for d in ledger.deployments("staging", since=in_paris, limit=2)] == ["d-3", "d-2"]
+    assert ledger.deployments(since=start + timedelta(days=1)) == []
+    assert {d.id for d in ledger.deployments(since=start)} == {"d-0", "d-1", "d-2", "d-3", "p-9"}
 
 
 def test_history_filters_by_state_and_leaves_details_out(make_ledger: OpenLedger):

@@ -72,9 +72,11 @@ class Ledger(Protocol):
         env: str | None = None,
         *,
         states: Sequence[DeploymentState] | None = None,
+        since: datetime | None = None,
         limit: int | None = 50,
     ) -> list[Deployment]:
-        """Newest first (by creation). Without transitions/checks, for speed."""
+        """Newest first (by creation). Without transitions/checks, for speed. ``since``:
+        only those created at or after it (a bounded read of a time window, e.g. metrics)."""
         ...
 
     def unfinished(self, env: str) -> list[Deployment]:

@@ -6,6 +6,7 @@ machine whose SQLite file was never created reads this instead of creating the f
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, NoReturn
 
 from lambda_promote.errors import LedgerError
@@ -57,6 +58,7 @@ class EmptyLedger:
         env: str | None = None,
         *,
         states: Sequence[DeploymentState] | None = None,
+        since: datetime | None = None,
         limit: int | None = 50,
     ) -> list[Deployment]:
         return []

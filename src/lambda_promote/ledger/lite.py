@@ -213,12 +213,14 @@ class LiteLedger:
         env: str | None = None,
         *,
         states: Sequence[DeploymentState] | None = None,
+        since: datetime | None = None,
         limit: int | None = 50,
     ) -> list[Deployment]:
         sql, params = listing(
             equal=[("env", env)],
             state_in=None if states is None else [DeploymentState(s).value for s in states],
             newest_by="created_at",
+            since=since,
             limit=limit,
         )
         with self._db.reading() as tx:

@@ -209,10 +209,11 @@ def listing(
     state_in: Sequence[str] | None = None,
     newest_by: str,
     limit: int | None,
+    since: datetime | None = None,
 ) -> tuple[str, list[object]]:
     """The ``WHERE … ORDER BY … LIMIT`` of a newest-first listing, and its parameters:
     columns equal to the values that are not None, ``state`` among ``state_in`` (none: no
-    row), newest ``newest_by`` first, insertion order breaking ties."""
+    row), ``newest_by`` at or after ``since``, newest first, insertion order breaking ties."""
     where: list[str] = []
     params: list[object] = []
     for column, value in equal:
@@ -222,6 +223,10 @@ def listing(
     if state_in is not None:
         where.append(f"state IN ({placeholders(state_in)})" if state_in else "0")
         params += state_in
+    if since is not None:
+        # Stored times are fixed-width UTC text: comparing the text compares the instants.
+        where.append(f"{newest_by} >= ?")
+        params.append(stored(since))
     sql = ("WHERE " + " AND ".join(where)) if where else ""
     sql += f" ORDER BY {newest_by} DESC, seq DESC, id DESC"
     if limit is not None:

@@ -255,6 +255,7 @@ class SqlLedger:
         env: str | None = None,
         *,
         states: Sequence[DeploymentState] | None = None,
+        since: datetime | None = None,
         limit: int | None = 50,
     ) -> list[Deployment]:
         query = sa.select(deployments).order_by(
@@ -264,6 +265,8 @@ class SqlLedger:
             query = query.where(deployments.c.env == env)
         if states is not None:
             query = query.where(deployments.c.state.in_([DeploymentState(s).value for s in states]))
+        if since is not None:
+            query = query.where(deployments.c.created_at >= rules.utc(since))
         if limit is not None:
             query = query.limit(limit)
         with self._reading() as connection:
