@@ -106,7 +106,7 @@ def _env_status(ws: Workspace, name: str) -> EnvStatus:
             alias.version,
             alias.digest,
         )
-        drift = _drift(ws, fn, alias)
+        drift = _drift(ws, fn, alias, _recent(ws, name))
     info = ws.ledger.lock_info(name)
     lock = None
     if info is not None:
@@ -133,7 +133,9 @@ def _env_status(ws: Workspace, name: str) -> EnvStatus:
 
 
 def _functions(ws: Workspace, env: str) -> dict[str, FunctionStatus]:
-    """Each function of a many-function release as its alias says now, with its drift."""
+    """Each function of a many-function release as its alias says now, with its drift (the
+    ledger's recent history read once for all of them)."""
+    history = _recent(ws, env)
     result = {}
     for name, fn in ws.function_refs(env).items():
         alias = ws.target.alias_state(fn)
@@ -141,7 +143,7 @@ def _functions(ws: Workspace, env: str) -> dict[str, FunctionStatus]:
             function_name=fn.function_name,
             version=alias.version,
             digest=alias.digest,
-            drift=_drift(ws, fn, alias, name),
+            drift=_drift(ws, fn, alias, history, name),
         )
     return result
 
@@ -175,16 +177,28 @@ def _live_after(dep: Deployment) -> str | None:
     return dep.previous_version if dep.state is DeploymentState.ROLLED_BACK else dep.version
 
 
+def _recent(ws: Workspace, env: str) -> list[Deployment]:
+    from lambda_promote.deploy import DRIFT_HISTORY
+
+    return ws.ledger.deployments(env, limit=DRIFT_HISTORY)
+
+
 def _drift(
-    ws: Workspace, fn: FunctionRef, alias: AliasState, function: str | None = None
+    ws: Workspace,
+    fn: FunctionRef,
+    alias: AliasState,
+    recent: list[Deployment],
+    function: str | None = None,
 ) -> Drift | None:
-    """DESIGN §11.3: the alias points at a version the ledger did not put there."""
-    from lambda_promote.deploy import DRIFT_HISTORY, live_configuration
+    """DESIGN §11.3: the alias points at a version the ledger did not put there (for one
+    function of a many-function release: as that function saw ``recent``)."""
+    from lambda_promote.deploy import live_configuration
     from lambda_promote.drift import environment_drift, function_history
 
-    history = function_history(ws.ledger.deployments(fn.env, limit=DRIFT_HISTORY), function)
     drift, _ = environment_drift(
-        history, alias, read_configuration=lambda v: live_configuration(ws.target, fn, v)
+        function_history(recent, function),
+        alias,
+        read_configuration=lambda v: live_configuration(ws.target, fn, v),
     )
     return drift
 
