@@ -2,14 +2,15 @@
 run itself, results in bench/results/latest.md (printed at the end) and latest.json.
 
     python bench/run.py [--quick] [--repeat N]
-        [--only builds,release-build,startup,deploy,scale,hotpath]
+        [--only builds,release-build,startup,deploy,scale,hotpath,ledger]
 
 Suites: builds (ours against ``sam build`` and ``chalice package``), release-build (a
 release of three functions against three single-function builds), startup (``--help``,
 ``validate``, ``status``, importtime), deploy (moto's server: raw boto3 against our deploy,
 promotion and rollback, with API calls and bytes counted), scale (history and checks),
 hotpath (deploy, rollback and status against the bare script and ``chalice --help``, taking
-turns in one run, with the goals of the release plan).
+turns in one run, with the goals of the release plan), ledger (status, deploy and rollback with
+a SQLite ledger against a DynamoDB one on moto's server, with DynamoDB's round trips).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench import baselines, machine, report
 from bench.common import SCRATCH, Section, Settings, lambda_promote
 from bench.harness import ratio
 
-SUITES = ("builds", "release-build", "startup", "deploy", "scale", "hotpath")
+SUITES = ("builds", "release-build", "startup", "deploy", "scale", "hotpath", "ledger")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -137,6 +138,10 @@ def _suite(
             from bench import suite_aws
 
             return suite_aws.run(settings, lp=lp, log=log)
+        if name == "ledger":
+            from bench import suite_ledger
+
+            return suite_ledger.run(settings, lp=lp, log=log)
         if name == "hotpath":
             from bench import suite_hotpath
 

@@ -88,9 +88,15 @@ class MemoryLedger:
             rules.dump_json(list(artifact.files), what="the artifact's file list")
         )
         built_at = None if artifact.built_at is None else rules.utc(artifact.built_at)
+        committed = artifact.committed_at
         self._artifacts.setdefault(
             artifact.digest,
-            dataclasses.replace(artifact, files=tuple(files), built_at=built_at),
+            dataclasses.replace(
+                artifact,
+                files=tuple(files),
+                built_at=built_at,
+                committed_at=None if committed is None else rules.utc(committed),
+            ),
         )
 
     def find_artifact(self, digest_or_prefix: str) -> Artifact | None:

@@ -105,6 +105,7 @@ def manifest_dict(artifact: Artifact) -> dict[str, Any]:
         "branch": artifact.branch,
         "builder": artifact.builder,
         "built_at": artifact.built_at.isoformat() if artifact.built_at else None,
+        "committed_at": artifact.committed_at.isoformat() if artifact.committed_at else None,
         "files": list(artifact.files),
     }
 
@@ -119,7 +120,7 @@ def artifact_from_manifest(data: Any, *, digest: str, path: Path) -> Artifact:
             f"the manifest of artifact {digest[:DIGEST_PREFIX_LEN]} does not describe it",
             hint="delete it and build again with 'lambda-promote build'",
         )
-    built_at = data.get("built_at")
+    built_at, committed_at = data.get("built_at"), data.get("committed_at")
     return Artifact(
         digest=digest,
         size=int(data.get("size", 0)),
@@ -132,4 +133,5 @@ def artifact_from_manifest(data: Any, *, digest: str, path: Path) -> Artifact:
         built_at=datetime.fromisoformat(built_at) if built_at else None,
         runtime=str(data.get("runtime", "")),
         architecture=str(data.get("architecture", "")),
+        committed_at=datetime.fromisoformat(committed_at) if committed_at else None,
     )

@@ -120,7 +120,11 @@ def provenance(ws: Workspace, artifact: Artifact, spec: Environment) -> Artifact
                 code="provenance_mismatch",
             )
         artifact = replace(
-            artifact, commit=record.commit, branch=record.branch, builder=record.builder
+            artifact,
+            commit=record.commit,
+            branch=record.branch,
+            builder=record.builder,
+            committed_at=record.committed_at,
         )
     if spec.branches or spec.approval is not None:
         evidence = gate_evidence(ws)

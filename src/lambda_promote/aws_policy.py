@@ -8,8 +8,14 @@ A feature that makes a new AWS call adds one row to ``CALLS`` and nothing else: 
 the docs and the test follow. Each row says which role needs it:
 
     deploy   the environment's deploy role (``deploy-<env>``, ``rollback-<env>``, manual)
-    read     the request job's role (``<env>-approval``): reads only, no reviewers guard it
-    build    the build job's role for an S3 artifact store (``build``)
+    read     the request job's role (``<env>-approval``): reads only, no reviewers guard it —
+             except, with a ``dynamodb://`` ledger, recording the request and its audit
+             events in the ledger table (nothing else)
+    build    the build job's role for an S3 artifact store or a DynamoDB ledger (``build``)
+    admin    a person running ``state init`` / ``state migrate`` once (no generated role)
+
+The ledger's DynamoDB calls (DESIGN §11.6) are granted only when ``state`` is a
+``dynamodb://`` URL, scoped to that table and its indexes.
 
 Pure: no boto3, no I/O.
 """
@@ -67,12 +73,42 @@ CALLS: tuple[Call, ...] = (
          ("deploy", "read", "build")),
     Call("s3", "PutObject", "s3:PutObject", "objects", "the artifact store: upload a build",
          ("build",)),
+    Call("dynamodb", "GetItem", "dynamodb:GetItem", "table",
+         "the ledger: a record by id, a lock, a request (consistent reads)",
+         ("deploy", "read")),
+    Call("dynamodb", "Query", "dynamodb:Query", "table",
+         "the ledger: history, pending approvals, prefixes, the audit trail",
+         ("deploy", "read", "build")),
+    Call("dynamodb", "PutItem", "dynamodb:PutItem", "table",
+         "the ledger: artifacts, the lock, requests; with TransactWriteItems, records and "
+         "audit events", ("deploy", "read", "build")),
+    Call("dynamodb", "TransactWriteItems", "dynamodb:PutItem", "table",
+         "the ledger: two records at once (IAM checks each item's PutItem/UpdateItem)",
+         ("deploy", "read", "build")),
+    Call("dynamodb", "UpdateItem", "dynamodb:UpdateItem", "table",
+         "the ledger: a decision, consuming an approval, added checks"),
+    Call("dynamodb", "DeleteItem", "dynamodb:DeleteItem", "table",
+         "the ledger: releasing or breaking the lock"),
+    Call("dynamodb", "DescribeTable", "dynamodb:DescribeTable", "table",
+         "`doctor`, `state init`, `state migrate`: is the table there", ("deploy", "admin")),
+    Call("dynamodb", "DescribeContinuousBackups", "dynamodb:DescribeContinuousBackups",
+         "table", "`doctor`: is point-in-time recovery on", ("deploy",)),
+    Call("dynamodb", "CreateTable", "dynamodb:CreateTable", "table",
+         "`state init`, `state migrate`: the table and its indexes", ("admin",)),
+    Call("dynamodb", "UpdateContinuousBackups", "dynamodb:UpdateContinuousBackups", "table",
+         "`state init`: point-in-time recovery on", ("admin",)),
+    Call("dynamodb", "TagResource", "dynamodb:TagResource", "table",
+         "`state init`: the table's tags", ("admin",)),
+    Call("dynamodb", "Scan", "dynamodb:Scan", "table",
+         "`state migrate` from DynamoDB: read the whole ledger", ("admin",)),
+    Call("dynamodb", "BatchWriteItem", "dynamodb:BatchWriteItem", "table",
+         "`state migrate` into DynamoDB: write the copy", ("admin",)),
     Call("sts", "GetCallerIdentity", "", "none", "who we are (`doctor`); needs no permission",
          ("deploy", "read", "build")),
     Call("sts", "AssumeRole", "sts:AssumeRole", "none",
          "with `role_arn:`: granted to the identity that assumes it, not here", ()),
 )  # fmt: skip
-ROLES = ("deploy", "read", "build")
+ROLES = ("deploy", "read", "build", "admin")
 
 
 def iam_action(service: str, operation: str) -> str | None:
@@ -130,7 +166,28 @@ def role_policy(config: Config, env: str | None, role: str, where: Where) -> dic
         if layers:
             statements.append(_allow("AttachTheReleasesLayers", ["lambda:GetLayerVersion"], layers))
     statements += _store_statements(config, calls)
+    statements += _ledger_statements(config, calls, where)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _ledger_statements(config: Config, calls: list[Call], where: Where) -> list[dict[str, Any]]:
+    """The ledger table and its indexes, for a ``dynamodb://`` state (DESIGN §11.6)."""
+    if not config.state.startswith("dynamodb://"):
+        return []
+    from lambda_promote.ledger.dynamo_url import parse_dynamodb
+
+    table = parse_dynamodb(_with_region(config.state, config))
+    arn = f"arn:aws:dynamodb:{table.region}:{where.account}:table/{table.table}"
+    actions = sorted({c.action for c in calls if c.resource == "table"})
+    return [_allow("TheLedgerTable", actions, [arn, f"{arn}/index/*"])] if actions else []
+
+
+def _with_region(url: str, config: Config) -> str:
+    """A state URL without ``?region=`` is in the first environment's region."""
+    if "region=" in url:
+        return url
+    region = next(iter(config.environments.values())).region
+    return url + ("&" if "?" in url else "?") + f"region={region}"
 
 
 def _layers(config: Config, env: str | None) -> list[str]:

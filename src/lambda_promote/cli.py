@@ -19,6 +19,7 @@ from lambda_promote import commands_gate as _commands_gate  # noqa: F401
 from lambda_promote import commands_github as _commands_github  # noqa: F401
 from lambda_promote import commands_metrics as _commands_metrics  # noqa: F401
 from lambda_promote import commands_report as _commands_report  # noqa: F401
+from lambda_promote import commands_state as _commands_state  # noqa: F401
 from lambda_promote.invocation import cli
 from lambda_promote.ui import UI
 

@@ -95,6 +95,7 @@ def doctor_command(inv: Invocation, env: str | None) -> Outcome:
             for name in envs
         }
         findings = examine(config, envs, AwsDoctorReads(), refs)
+    findings += _state_table(ws.config.state)
     _show(inv, findings)
     data = {"findings": [f.to_json() for f in findings]}
     problems = [f for f in findings if f.level == "problem"]
@@ -108,6 +109,20 @@ def doctor_command(inv: Invocation, env: str | None) -> Outcome:
     if config.target != "aws":
         inv.ui.ok("target: local — nothing in AWS to check")
     return Outcome(data=data)
+
+
+def _state_table(configured: str) -> list[Any]:
+    """With a ``dynamodb://`` ledger: the doctor's look at its table (DESIGN §11.6)."""
+    from lambda_promote.ledger.dynamo_url import is_dynamodb
+    from lambda_promote.workspace import state_url
+
+    url = state_url(configured)
+    if not is_dynamodb(url):
+        return []
+    from lambda_promote.doctor import state_table_finding
+    from lambda_promote.ledger.choose import open_dynamodb
+
+    return [state_table_finding(open_dynamodb(url).table.health)]
 
 
 def _show(inv: Invocation, findings: list[Any]) -> None:

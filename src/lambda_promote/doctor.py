@@ -116,6 +116,40 @@ def state_finding(audit_events: Callable[[], int]) -> Finding:
     return Finding("all", "state", "ok", f"the ledger answers ({count} audit events)")
 
 
+def state_table_finding(health: Callable[[], dict[str, Any]]) -> Finding:
+    """A DynamoDB ledger's table (DESIGN §11.6): there, with its indexes; point-in-time
+    recovery on (the ledger is the team's memory: a bad write must be recoverable)."""
+    try:
+        found = health()
+    except PromoteError as exc:
+        return Finding("all", "state table", "problem", exc.message, exc.hint)
+    where = f"{found['table']} ({found['region']})"
+    if found["missing_indexes"]:
+        return Finding(
+            "all",
+            "state table",
+            "problem",
+            f"{where} lacks the indexes {', '.join(found['missing_indexes'])}",
+            "it is not a table lambda-promote made: point `state` at one made by "
+            "`lambda-promote state init`",
+        )
+    if not found["point_in_time_recovery"]:
+        return Finding(
+            "all",
+            "state table",
+            "warning",
+            f"{where}: point-in-time recovery is off",
+            "turn it on (`lambda-promote state init` does), so a bad write can be undone",
+        )
+    return Finding(
+        "all",
+        "state table",
+        "ok",
+        f"{where}: {found['status'].lower() or 'present'}, {found['billing'].lower()}, "
+        "point-in-time recovery on",
+    )
+
+
 def _alias_finding(env: str, fn: FunctionRef, reads: Reads) -> Finding:
     if reads.alias_exists(fn):
         return Finding(env, "function", "ok", f"{fn.function_name} and its alias {fn.alias}")

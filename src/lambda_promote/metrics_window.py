@@ -3,9 +3,10 @@ the command means, and one bounded read of the ledger for it; ``metrics.compute`
 
 The read is the environment's deployments and rollbacks created since the window's start
 (``Ledger.deployments(env, since=…)``, an indexed range on ``env, created_at``) plus one
-artifact lookup per distinct digest that succeeded there. A release's time is its build time
-(``Artifact.built_at``): the ledger records the commit sha but not its time, and the pipeline
-builds right after the push of the commit it builds (docs/metrics.md says so).
+artifact lookup per distinct digest that succeeded there. A release's time is its commit's
+committer time (``Artifact.committed_at``); its build time (``built_at``) stands in only for
+artifacts recorded before the ledger kept the commit time, or built outside git
+(docs/metrics.md says so).
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ def delivery_metrics(
 
 
 def release_times(ledger: Ledger, records: list[Deployment]) -> dict[str, datetime]:
-    """When each release that succeeded among ``records`` was made (its build time, see the
-    module docstring). Digests the ledger has no artifact for are left out (no lead time)."""
+    """When each release that succeeded among ``records`` was made (its commit time, else its
+    build time: see the module docstring). Digests the ledger has no artifact for, or with
+    neither time, are left out (no lead time)."""
     wanted = {
         d.digest
         for d in records
@@ -86,6 +88,7 @@ def release_times(ledger: Ledger, records: list[Deployment]) -> dict[str, dateti
     times: dict[str, datetime] = {}
     for digest in sorted(wanted):
         artifact = ledger.find_artifact(digest)
-        if artifact is not None and artifact.built_at is not None:
-            times[digest] = artifact.built_at
+        released = None if artifact is None else artifact.committed_at or artifact.built_at
+        if released is not None:
+            times[digest] = released
     return times

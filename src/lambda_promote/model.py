@@ -63,6 +63,9 @@ class Artifact:
     built_at: datetime | None = None
     runtime: str = ""
     architecture: str = ""
+    # The committer time of ``commit`` (UTC): where DORA lead time starts (DESIGN §11.8). None
+    # when built outside git, or recorded before the ledger kept it (migration 0008).
+    committed_at: datetime | None = None
 
     @property
     def short(self) -> str:

@@ -97,6 +97,7 @@ def artifact_json(artifact: Artifact, *, cached: bool) -> dict[str, Any]:
         "path": artifact.path,
         "cached": cached,
         "commit": artifact.commit,
+        "committed_at": iso(artifact.committed_at),
         "branch": artifact.branch,
         "runtime": artifact.runtime,
         "architecture": artifact.architecture,

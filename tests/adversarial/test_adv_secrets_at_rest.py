@@ -220,3 +220,25 @@ def test_secrets_written_through_every_path_are_not_in_a_postgresql_ledger(
             engine.dispose()
         assert "audit_events" in stored
         assert _leaks(stored) == {}
+
+
+def test_secrets_written_through_every_path_are_not_in_a_dynamodb_ledger(
+    tmp_path: Path,
+) -> None:
+    """The same at the DynamoDB ledger's boundary (DESIGN §11.6): every item of the table,
+    read raw with boto3, holds none of them."""
+    import boto3
+
+    from ledger_fixtures import dynamodb_table
+
+    with dynamodb_table(server=True, root=tmp_path) as url:
+        project = make_project(tmp_path / "p", edits={"triggers:": NOTIFY})
+        env = {**_planted_env(), "LAMBDA_PROMOTE_STATE": url}
+        _write_through_every_path(project, env)
+
+        table = url.removeprefix("dynamodb://").partition("?")[0]
+        pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+        stored = json.dumps([page["Items"] for page in pages], ensure_ascii=False)
+        assert "notification.failed" in stored
+        assert "comment" in stored
+        assert _leaks({"dynamodb table": stored}) == {}

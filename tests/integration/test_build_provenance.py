@@ -1,9 +1,12 @@
-"""Provenance from a real git repository: the commit and branch a build came from."""
+"""Provenance from a real git repository: the commit, its committer time and the branch a
+build came from."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,45 @@ def test_outside_a_repository_there_is_no_provenance_and_no_error(tmp_path: Path
     provenance = read_provenance(tmp_path, env={})
     assert provenance.commit is None
     assert provenance.branch is None
+
+
+COMMIT = ("commit", "-q", "-m", "rebased")
+
+
+def test_the_committer_time_is_read_in_utc_not_the_author_time(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "app.py").write_text("x = 1\n")
+    _git(repo, "add", "app.py")
+    dates = {
+        "GIT_AUTHOR_DATE": "2020-01-01T00:00:00+00:00",
+        "GIT_COMMITTER_DATE": "2026-03-04T10:20:30+02:00",
+    }
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *COMMIT],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **dates},
+    )
+
+    provenance = read_provenance(repo, env={})
+
+    assert provenance.committed_at == datetime(2026, 3, 4, 8, 20, 30, tzinfo=UTC)
+    assert provenance.committed_at is not None
+    assert provenance.committed_at.utcoffset() == timedelta(0)
+
+
+def test_a_commit_only_github_names_has_no_commit_time(tmp_path: Path) -> None:
+    """A CI job without the checkout (only ``GITHUB_SHA``): the sha, no time, no error."""
+    provenance = read_provenance(tmp_path, env={"GITHUB_SHA": "f" * 40})
+    assert (provenance.commit, provenance.committed_at) == ("f" * 40, None)
+
+
+def test_without_git_on_the_path_the_build_still_has_no_provenance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = _repo(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    provenance = read_provenance(repo, env={})
+    assert (provenance.commit, provenance.committed_at) == (None, None)

@@ -4,9 +4,12 @@ four figures as ``--json`` and as charts a browser or an image viewer can open."
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,30 @@ def test_human_output_is_a_table_of_weeks(story: Project) -> None:
 
     assert "change failure rate" in done.stdout
     assert re.search(r"^\d{4}-W\d{2}\s+3\s+2", done.stdout, re.MULTILINE), done.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_lead_time_starts_at_the_commit_time_of_what_was_built(tmp_path: Path) -> None:
+    """DESIGN §11.8: "release commit time → succeeded there". The commit is ten days old (its
+    committer date set so), the build and the deployment are now: the lead time is ten days,
+    not the minutes since the build."""
+    project = make_project(tmp_path / "tiny")
+    committed = "2026-01-10T08:00:00+00:00"
+    git = ["git", "-C", str(project.root), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    env = {"GIT_COMMITTER_DATE": committed, "GIT_AUTHOR_DATE": "2025-06-01T00:00:00+00:00"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "r1"]):
+        subprocess.run([*git, *args], check=True, capture_output=True, env={**_path(), **env})
+    _, built = project.run("build", check=0)
+    assert built["artifact"]["committed_at"] == "2026-01-10T08:00:00Z"
+    project.run("deploy", "staging", check=0)
+
+    _, body = project.run("metrics", "staging", "--since", "2026-01-01", check=0)
+
+    lead = body["metrics"]["lead_time_hours"]
+    assert lead["samples"] == 1
+    expected = (datetime.now(UTC) - datetime.fromisoformat(committed)).total_seconds() / 3600
+    assert lead["median"] == pytest.approx(expected, abs=1.0)  # the committer, not author, date
+
+
+def _path() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}

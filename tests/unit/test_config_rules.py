@@ -135,17 +135,33 @@ RULE_CASES = [
         "lowercase",
     ),
     (
+        "state with a mistyped scheme",
+        two_envs(top="state: dynamdb://ledger?region=eu-west-1\n"),
+        "state",
+        "state: expected a SQLAlchemy URL for SQLite or PostgreSQL, or dynamodb://TABLE, got "
+        '"dynamdb://ledger?region=eu-west-1"',
+        "did you mean dynamodb://",
+    ),
+    (
+        "state naming no DynamoDB table",
+        two_envs(top="state: dynamodb://x\n"),
+        "state",
+        "state: 'dynamodb://x' does not name a DynamoDB table",
+        "dynamodb://TABLE?region=REGION",
+    ),
+    (
         "state that is a bare file name",
         two_envs(top="state: state.db\n"),
         "state",
-        'state: expected a SQLAlchemy URL for SQLite or PostgreSQL, got "state.db"',
+        "state: expected a SQLAlchemy URL for SQLite or PostgreSQL, or dynamodb://TABLE, got "
+        '"state.db"',
         "sqlite:///.lambda-promote/state.db",
     ),
     (
         "state for an unsupported database",
         two_envs(top="state: mysql://db.example.com/promote\n"),
         "state",
-        "state: expected a SQLAlchemy URL for SQLite or PostgreSQL, "
+        "state: expected a SQLAlchemy URL for SQLite or PostgreSQL, or dynamodb://TABLE, "
         'got "mysql://db.example.com/promote"',
         "postgresql+psycopg://",
     ),
@@ -153,7 +169,7 @@ RULE_CASES = [
         "state for an unknown database hides the password",
         two_envs(top="state: oracle://deploy:hunter2@db/promote\n"),
         "state",
-        "state: expected a SQLAlchemy URL for SQLite or PostgreSQL, "
+        "state: expected a SQLAlchemy URL for SQLite or PostgreSQL, or dynamodb://TABLE, "
         'got "oracle://deploy:***@db/promote"',
         "postgresql+psycopg://user@host:5432/dbname",
     ),

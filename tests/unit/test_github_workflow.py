@@ -137,8 +137,25 @@ triggers:
   - {event: push, branches: [main], deploy: [staging, production]}
 """
 
+DYNAMODB = """\
+project: orders-api
+function: {}
+state: dynamodb://orders-ledger?region=eu-west-1
+environments:
+  staging: {function_name: orders-staging, region: eu-west-1}
+  production:
+    function_name: orders-production
+    region: eu-west-1
+    promote_from: staging
+    approval: {reviewers: [ana, bo]}
+triggers:
+  - {event: pull_request, branches: [main], deploy: [staging]}
+  - {event: push, branches: [main], deploy: [staging, production]}
+"""
+
 CONFIGS = {
     "many-functions": MANY,
+    "dynamodb-state": DYNAMODB,
     "seed": SEED,
     "builtin": BUILTIN,
     "local": LOCAL,
@@ -417,3 +434,24 @@ def test_every_pin_is_a_full_sha_with_a_release() -> None:
 def test_the_workflow_is_valid_yaml_with_the_keys_github_expects(tmp_path: Path) -> None:
     loaded = yaml.safe_load(render(config_from(tmp_path, SEED)))
     assert set(loaded) == {"name", True, "permissions", "defaults", "env", "jobs"}
+
+
+def test_a_dynamodb_ledger_is_shared_by_every_job_through_its_aws_role(tmp_path: Path) -> None:
+    """DESIGN §11.6: no job carries a ledger file; each reaches the table with its role, and
+    the state URL may come from a repository variable (it is not a secret)."""
+    data = plain(config_from(tmp_path, DYNAMODB))
+    for name, job in data["jobs"].items():
+        uses = [s.get("uses", "") for s in job["steps"]]
+        assert not any(
+            "download-artifact" in u and "state-" in str(s.get("with"))
+            for u, s in zip(uses, job["steps"], strict=True)
+        ), name
+        tool_steps = [s for s in job["steps"] if "LAMBDA_PROMOTE_STATE" in s.get("env", {})]
+        for step in tool_steps:
+            assert step["env"]["LAMBDA_PROMOTE_STATE"] == "${{ vars.LAMBDA_PROMOTE_STATE }}"
+        if tool_steps:
+            assert job["permissions"].get("id-token") == "write", name
+            assert any("configure-aws-credentials" in u for u in uses), name
+    build = data["jobs"]["build"]
+    assert "head.repo.full_name == github.repository" in build["if"]  # forks: no OIDC token
+    assert sum("LAMBDA_PROMOTE_STATE" in s.get("env", {}) for s in build["steps"]) == 1

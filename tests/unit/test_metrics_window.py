@@ -71,3 +71,21 @@ def test_release_times_are_build_times_of_the_releases_that_succeeded() -> None:
 
     # Only successful deployments need one; no build time or no artifact: no lead time.
     assert release_times(ledger, records) == {"a" * 64: built}
+
+
+def test_a_release_time_is_its_commit_time_and_its_build_time_only_without_one() -> None:
+    """DESIGN §11.8: lead time starts at the commit. ``built_at`` stands in only for artifacts
+    recorded before the ledger kept commit times, or built outside git."""
+    ledger = MemoryLedger()
+    committed = NOW - timedelta(days=3)
+    built = NOW - timedelta(hours=5)
+    ledger.record_artifact(
+        Artifact(digest="a" * 64, size=1, path="x.zip", built_at=built, committed_at=committed)
+    )
+    ledger.record_artifact(Artifact(digest="b" * 64, size=1, path="y.zip", built_at=built))
+    records = [
+        Deployment(id="1", env="p", digest="a" * 64, state=DeploymentState.SUCCEEDED),
+        Deployment(id="2", env="p", digest="b" * 64, state=DeploymentState.SUCCEEDED),
+    ]
+
+    assert release_times(ledger, records) == {"a" * 64: committed, "b" * 64: built}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -275,3 +276,15 @@ def test_the_html_is_well_formed_for_every_outcome(sample) -> None:
     parser.feed(full_report("html", sample()))
     assert parser.problems == []
     assert parser.open == []
+
+
+def test_a_report_says_when_the_commit_was_committed_when_the_ledger_knows() -> None:
+    committed = datetime(2026, 11, 28, 7, 15, tzinfo=UTC)
+
+    body = json.loads(full_report("json", committed_at=committed))
+    markdown = full_report("md", committed_at=committed)
+
+    assert body["committed_at"] == "2026-11-28T07:15:00Z"
+    assert "| **Committed** | 2026-11-28 07:15:00 |" in markdown
+    assert json.loads(full_report("json"))["committed_at"] is None
+    assert "Committed" not in full_report("md")

@@ -195,6 +195,7 @@ def _zip_and_store(
             built_at=datetime.now(UTC),
             runtime=plan.runtime,
             architecture=plan.architecture,
+            committed_at=provenance.committed_at,
         )
         stored = store.put(zip_path, artifact)
     say(f"stored artifact {stored.short} ({stored.size} bytes)")

@@ -1,4 +1,5 @@
-"""Where a build came from: the git commit and branch, when there is a repository.
+"""Where a build came from: the git commit, its committer time and the branch, when there is
+a repository.
 
 Provenance goes into the artifact's manifest only, never into the zip or its digest: the same
 source built from two commits is the same artifact. Git may be missing, the folder may not be
@@ -11,6 +12,7 @@ import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 _GIT_TIMEOUT = 10.0
@@ -20,6 +22,8 @@ _GIT_TIMEOUT = 10.0
 class Provenance:
     commit: str | None
     branch: str | None
+    # When ``commit`` was committed (UTC): where DORA lead time starts (DESIGN §11.8).
+    committed_at: datetime | None = None
 
 
 def read_provenance(folder: Path, *, env: Mapping[str, str] | None = None) -> Provenance:
@@ -31,7 +35,24 @@ def read_provenance(folder: Path, *, env: Mapping[str, str] | None = None) -> Pr
     if branch == "HEAD":  # detached
         branch = None
     branch = env.get("GITHUB_HEAD_REF") or branch or env.get("GITHUB_REF_NAME") or None
-    return Provenance(commit=commit, branch=branch)
+    return Provenance(commit=commit, branch=branch, committed_at=_committed_at(folder, commit))
+
+
+def _committed_at(folder: Path, commit: str | None) -> datetime | None:
+    """The committer time of ``commit`` — not the author time, which a rebase or cherry-pick
+    keeps from long before the change reached the branch. None when the repository does not
+    have the commit (e.g. only ``GITHUB_SHA`` named it) or git prints something unexpected."""
+    if commit is None:
+        return None
+    shown = _git(folder, "show", "-s", "--no-show-signature", "--format=%cI", commit)
+    if shown is None:
+        return None
+    try:
+        # The last line: a signature check some git configurations add comes before it.
+        at = datetime.fromisoformat(shown.splitlines()[-1].strip())
+    except ValueError:
+        return None
+    return at.astimezone(UTC) if at.tzinfo is not None else None
 
 
 def _git(folder: Path, *args: str) -> str | None:

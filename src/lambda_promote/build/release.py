@@ -151,7 +151,7 @@ def store_manifest(
         return store.get(digest), False
     except ArtifactError:
         pass
-    first = results[sorted(results)[0]].artifact
+    first = _newest_change(results)
     manifest = Artifact(
         digest=digest,
         size=len(text),
@@ -165,11 +165,23 @@ def store_manifest(
         builder=builder,
         built_at=datetime.now(UTC),
         runtime=MANIFEST_RUNTIME,
+        committed_at=first.committed_at,
     )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "release.txt"
         path.write_bytes(text)
         return store.put(path, manifest), True
+
+
+def _newest_change(results: Mapping[str, BuildResult]) -> Artifact:
+    """The function artifact whose commit the release carries: the most recently committed
+    (a function unchanged since an older build keeps that build's commit, and the release's
+    lead time starts at its newest change); the first by name when none has a commit time."""
+    ordered = [results[name].artifact for name in sorted(results)]
+    timed = [a for a in ordered if a.committed_at is not None]
+    if not timed:
+        return ordered[0]
+    return max(timed, key=lambda a: cast(datetime, a.committed_at))
 
 
 def function_artifacts(store: ArtifactStore, release: Artifact) -> dict[str, Artifact]:

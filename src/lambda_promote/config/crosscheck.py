@@ -157,12 +157,19 @@ def _state_url(config: Config, found: Findings) -> None:
     path = ("state",)
     scheme, sep, _ = url.partition("://")
     base, _, driver = scheme.partition("+")
+    if sep and base == "dynamodb":
+        _dynamodb_state(url, found)
+        return
     if not sep or base not in ("sqlite", "postgresql", "postgres"):
+        near = did_you_mean(scheme.lower(), ("sqlite", "postgresql", "dynamodb")) if sep else None
         found.error(
             path,
-            "expected a SQLAlchemy URL for SQLite or PostgreSQL, got " + shown(_redacted(url)),
-            "for a file next to promote.yaml write sqlite:///.lambda-promote/state.db; "
-            + _PSYCOPG_HINT,
+            "expected a SQLAlchemy URL for SQLite or PostgreSQL, or dynamodb://TABLE, got "
+            + shown(_redacted(url)),
+            (f"did you mean {near}://…? " if near else "")
+            + "for a file next to promote.yaml write sqlite:///.lambda-promote/state.db; "
+            + _PSYCOPG_HINT
+            + "; for DynamoDB write dynamodb://TABLE?region=REGION",
         )
         return
     # A bare postgresql:// (or postgres://) gets psycopg 3 from the ledger; a named driver
@@ -185,6 +192,24 @@ def _state_url(config: Config, found: Findings) -> None:
             "the URL contains a password, so the password lives in the repository",
             "remove it from the URL and set PGPASSWORD (or a ~/.pgpass file); psycopg reads both",
         )
+
+
+def _dynamodb_state(url: str, found: Findings) -> None:
+    """The table name and options of a ``dynamodb://`` state (the region may come from
+    AWS_REGION where the command runs, so its absence is not an error here)."""
+    from lambda_promote.errors import ConfigError
+    from lambda_promote.ledger.dynamo_url import parse_dynamodb
+
+    probe = url if "region=" in url else _with_region(url)
+    try:
+        parse_dynamodb(probe)
+    except ConfigError as error:
+        said = error.message.removeprefix("state: ").replace(probe, url)
+        found.error(("state",), said, error.hint)
+
+
+def _with_region(url: str) -> str:
+    return url + ("&" if "?" in url else "?") + "region=checked-where-it-runs"
 
 
 def _has_password(url: str) -> bool:

@@ -36,8 +36,9 @@ from lambda_promote.github.pipeline import BUILD_ENVIRONMENT, pipeline
 BUILTIN_HINT = (
     "GitHub does not enforce required reviewers here (private repositories need a paid plan "
     "for them). Use lambda-promote's own gate instead: set `approval.provider: builtin` in "
-    "promote.yaml, point `state` at a shared database (the LAMBDA_PROMOTE_STATE secret) and "
-    "let reviewers run `lambda-promote approve`"
+    "promote.yaml, point `state` at a shared ledger — a DynamoDB table "
+    "(dynamodb://TABLE?region=REGION, then `lambda-promote state init`) or PostgreSQL (the "
+    "LAMBDA_PROMOTE_STATE secret) — and let reviewers run `lambda-promote approve`"
 )
 _BRANCH_POLICY = "deployment branch policy"
 

@@ -46,7 +46,11 @@ def permissions(pipe: Pipeline, *, aws: bool, actions: bool = False) -> dict[str
 
 def uses_aws(pipe: Pipeline) -> bool:
     config = pipe.config
-    return config.target == "aws" or config.artifacts.startswith("s3://")
+    return (
+        config.target == "aws"
+        or config.artifacts.startswith("s3://")
+        or steps.shared_ledger(config)
+    )
 
 
 def concurrency(group: str, *, cancel: bool = False, why: str = "") -> dict[str, Any]:
@@ -75,13 +79,18 @@ def state_upload(paths: Paths, job: str) -> dict[str, Any]:
     )
 
 
-def state_download(paths: Paths, job: str, **more: Any) -> dict[str, Any]:
-    return steps.download(
-        f"state-{job}",
-        paths.state_download,
-        title=f"Download the run's ledger as {job} left it",
-        **more,
-    )
+def state_download(paths: Paths, job: str, **more: Any) -> list[dict[str, Any]]:
+    """The step that brings the run's ledger file; none for a shared (DynamoDB) ledger."""
+    if paths.shared:
+        return []
+    return [
+        steps.download(
+            f"state-{job}",
+            paths.state_download,
+            title=f"Download the run's ledger as {job} left it",
+            **more,
+        )
+    ]
 
 
 def _condition(pipe: Pipeline, env: str) -> Folded:
@@ -95,6 +104,8 @@ def build_job(pipe: Pipeline, paths: Paths) -> Job:
     s3 = paths.store is None
     # Many functions (DESIGN §11.4): the release digest names the manifest of every zip.
     part = "release" if config.many else "artifact"
+    # The build records the artifact: with a DynamoDB ledger it needs the table, too.
+    aws = s3 or paths.shared
     script = (
         f"lambda-promote build --json | tee {RUN_DIR}/build.json\n"
         f'digest="$(python -c \'import json, sys; print(json.load(sys.stdin)["{part}"]'
@@ -102,10 +113,10 @@ def build_job(pipe: Pipeline, paths: Paths) -> Job:
         'echo "digest=${digest}" >> "${GITHUB_OUTPUT}"\n'
     )
     condition = "github.event_name != 'workflow_dispatch' || inputs.action == 'deploy'"
-    if s3:
-        # Pull requests from forks get no OIDC token, so they cannot reach the bucket.
+    if aws:
+        # Pull requests from forks get no OIDC token, so they cannot reach AWS.
         condition = f"({condition}) && (github.event_name != 'pull_request' || {FORK_GUARD})"
-    region = pipe.stages[0].spec.region if s3 else None
+    region = pipe.stages[0].spec.region if aws else None
     return {
         "name": "Build the release once",
         "if": condition,
@@ -113,16 +124,19 @@ def build_job(pipe: Pipeline, paths: Paths) -> Job:
         "timeout-minutes": 30,
         "environment": Note(
             {"name": BUILD_ENVIRONMENT, "deployment": False},
-            trailing="its secrets" + (" and its role for the bucket" if s3 else "") + "; "
-            "no GitHub deployment",
+            trailing="its secrets"
+            + (" and its role for the bucket" if s3 else "")
+            + (" and the ledger table" if paths.shared and s3 else "")
+            + (" and its role for the ledger table" if paths.shared and not s3 else "")
+            + "; no GitHub deployment",
         ),
         "concurrency": concurrency(
             "promote-build-" + expr("github.ref"), why="builds of one ref queue up"
         ),
-        "permissions": permissions(pipe, aws=s3),
+        "permissions": permissions(pipe, aws=aws),
         "outputs": {"digest": expr("steps.build.outputs.digest")},
         "steps": [
-            *common(pipe, region=region, store_only=s3),
+            *common(pipe, region=region, store_only=aws),
             steps.tool(
                 "Build every function's zip and the release manifest (same inputs, same digest)"
                 if config.many
@@ -184,7 +198,7 @@ def approval_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
         "permissions": permissions(pipe, aws=True),
         "steps": [
             *common(pipe, region=stage.spec.region, full_history=True),
-            state_download(paths, previous),
+            *state_download(paths, previous),
             *steps.release_steps(paths, many=pipe.config.many),
             steps.tool(
                 f"Open the approval request for {stage.env}; its evidence goes to the run's "
@@ -228,7 +242,7 @@ def deploy_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
     previous = pipe.previous_job(stage)
     job_steps: list[Any] = [
         *common(pipe, region=stage.spec.region),
-        state_download(paths, previous),
+        *state_download(paths, previous),
         *steps.release_steps(paths, many=pipe.config.many),
         steps.note_host(),
     ]

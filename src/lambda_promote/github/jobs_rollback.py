@@ -61,8 +61,8 @@ def rollback_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
         "permissions": permissions(pipe, aws=True),
         "steps": [
             *common(pipe, region=stage.spec.region),
-            state_download(paths, deploy, id="state", **{"continue-on-error": True}),
-            state_download(
+            *state_download(paths, deploy, id="state", **{"continue-on-error": True}),
+            *state_download(
                 paths, pipe.previous_job(stage), **{"if": "steps.state.outcome == 'failure'"}
             ),
             steps.tool(

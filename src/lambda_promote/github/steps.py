@@ -36,6 +36,9 @@ class Paths:
 
     store: str | None  # the folder store (<digest>.zip, <digest>.json); None: an S3 store
     ledger: str | None  # a SQLite ledger file outside STATE_DIR that must travel too
+    # A dynamodb:// ledger (DESIGN §11.6): every job reads and writes the one table, so no
+    # job downloads a ledger; the uploads still carry each job's reports.
+    shared: bool = False
 
     @property
     def state_upload(self) -> str:
@@ -65,7 +68,12 @@ def paths_for(config: Config) -> Paths:
     if config.state.startswith("sqlite:///") and not config.state.startswith("sqlite:////"):
         path = _relative(config.state.removeprefix("sqlite:///"), "state", "a relative file")
         ledger = None if _inside(path, STATE_DIR) else path
-    return Paths(store=store, ledger=ledger)
+    return Paths(store=store, ledger=ledger, shared=shared_ledger(config))
+
+
+def shared_ledger(config: Config) -> bool:
+    """Whether ``state`` is a DynamoDB table every job reaches with its AWS role."""
+    return config.state.startswith("dynamodb://")
 
 
 def _relative(value: str, field: str, example: str) -> str:
@@ -93,6 +101,9 @@ def tool_env(config: Config, *, notify: bool, **extra: str) -> dict[str, Any]:
     if notify:
         names += notifier_secrets(config)
     env: dict[str, Any] = {name: expr(f"secrets.{name}") for name in names}
+    if shared_ledger(config):
+        # A table's name is no secret: a repository variable may point the jobs elsewhere.
+        env["LAMBDA_PROMOTE_STATE"] = expr("vars.LAMBDA_PROMOTE_STATE")
     env.update(extra)
     return env
 
@@ -152,11 +163,20 @@ def setup_python(config: Config) -> list[Step]:
 
 
 def aws_credentials(config: Config, region: str, *, store_only: bool = False) -> list[Step]:
-    if config.target != "aws" and not config.artifacts.startswith("s3://"):
+    s3 = config.artifacts.startswith("s3://")
+    if config.target != "aws" and not s3 and not shared_ledger(config):
         return []
     title = "Assume this environment's AWS role (OIDC, no stored keys)"
     if store_only:
-        title = "Assume the build environment's role: the artifact bucket only (OIDC)"
+        reach = [
+            what
+            for what, used in (
+                ("the artifact bucket", s3),
+                ("the ledger table", shared_ledger(config)),
+            )
+            if used
+        ]
+        title = f"Assume the build environment's role: {' and '.join(reach)} only (OIDC)"
     return [
         uses(
             pins.AWS_CREDENTIALS,

@@ -20,7 +20,7 @@ from lambda_promote.ledger.engine import reading, writing
 
 # Every revision in migrations/versions, oldest first. Adding a migration means adding its id
 # here too (a test checks this list against Alembic's own view of the scripts).
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0008")
 HEAD = REVISIONS[-1]
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key serialising migrations of all ledgers in one database ("lpmg").

@@ -40,6 +40,7 @@ def artifact_row(artifact: Artifact) -> dict[str, Any]:
         "built_at": artifact.built_at,
         "runtime": artifact.runtime,
         "architecture": artifact.architecture,
+        "committed_at": artifact.committed_at,
     }
 
 
@@ -56,6 +57,7 @@ def artifact(row: Row[Any]) -> Artifact:
         built_at=row.built_at,
         runtime=row.runtime,
         architecture=row.architecture,
+        committed_at=row.committed_at,
     )
 
 

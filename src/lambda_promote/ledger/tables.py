@@ -57,6 +57,8 @@ artifacts = sa.Table(
     sa.Column("built_at", UtcDateTime),
     sa.Column("runtime", sa.String(64), nullable=False),
     sa.Column("architecture", sa.String(32), nullable=False),
+    # Migration 0008: NULL for artifacts recorded before, or built outside git.
+    sa.Column("committed_at", UtcDateTime),
 )
 
 deployments = sa.Table(

@@ -155,6 +155,8 @@ class Report:
     configuration_digest: str | None = None
     # A many-function release: each function's move; empty for a single function.
     functions: tuple[FunctionRow, ...] = ()
+    # When ``commit`` was committed (DESIGN §11.8); None when the ledger does not know.
+    committed_at: datetime | None = None
 
     @property
     def short_digest(self) -> str:
@@ -177,6 +179,7 @@ def build_report(
     notifications: Iterable[Mapping[str, Any]] = (),
     audit_head: str | None = None,
     commit: str | None = None,
+    committed_at: datetime | None = None,
     project: str = "",
     generated_at: datetime,
     redactor: Redactor,
@@ -194,6 +197,7 @@ def build_report(
         actor=dep.actor,
         digest=dep.digest,
         commit=commit,
+        committed_at=committed_at,
         reason=r(dep.reason),
         error=r(dep.error),
         attempted_version=dep.version,

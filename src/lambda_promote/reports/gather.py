@@ -61,6 +61,7 @@ def report_inputs(
         "notifications": notifications,
         "audit_head": f"#{last.seq} {last.hash}" if last else None,
         "commit": artifact.commit if artifact else None,
+        "committed_at": artifact.committed_at if artifact else None,
         "project": ws.config.project,
         "redactor": redactor_for(ws.config.notifications),
     }

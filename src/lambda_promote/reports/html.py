@@ -123,6 +123,7 @@ def _facts(report: Report) -> str:
         ("State", escape(report.state)),
         ("Artifact", f"<code>{escape(report.digest)}</code>"),
         ("Commit", f"<code>{escape(report.commit)}</code>" if report.commit else "—"),
+        *([("Committed", stamp(report.committed_at))] if report.committed_at else []),
         ("By", escape(report.actor or "?")),
     ]
     if report.attempted_version and report.after.version != report.attempted_version:

@@ -43,6 +43,7 @@ def report_json(report: Report) -> dict[str, Any]:
         },
         "deployment": report.record,
         "commit": report.commit,
+        "committed_at": iso(report.committed_at),
         "live_before": _live(report.before),
         "live_after": _live(report.after),
         "duration_s": None if report.duration_s is None else round(report.duration_s, 3),

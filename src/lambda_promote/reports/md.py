@@ -101,6 +101,7 @@ def _summary(report: Report) -> list[str]:
         ("State", cell(report.state)),
         ("Artifact", code(report.digest)),
         ("Commit", code(report.commit) if report.commit else "—"),
+        *([("Committed", stamp(report.committed_at))] if report.committed_at else []),
         ("By", cell(report.actor or "?")),
         ("Live before", _live(report.before)),
         ("Live after", _live(report.after)),
