@@ -1,9 +1,11 @@
 """``make bench``: every benchmark of issue 8 in one run, with the baselines installed by the
 run itself, results in bench/results/latest.md (printed at the end) and latest.json.
 
-    python bench/run.py [--quick] [--only SUITE,SUITE…] [--repeat N]
+    python bench/run.py [--quick] [--repeat N]
+        [--only builds,release-build,startup,deploy,scale,hotpath,ledger,traffic,serve]
 
-Suites (SUITE): builds (ours against ``sam build`` and ``chalice package``), startup (``--help``,
+Suites: builds (ours against ``sam build`` and ``chalice package``), release-build (a
+release of three functions against three single-function builds), startup (``--help``,
 ``validate``, ``status``, importtime), deploy (moto's server: raw boto3 against our deploy,
 promotion and rollback, with API calls and bytes counted), scale (history and checks),
 hotpath (deploy, rollback and status against the bare script and ``chalice --help``, taking
@@ -30,7 +32,17 @@ from bench import baselines, machine, report
 from bench.common import SCRATCH, Section, Settings, lambda_promote
 from bench.harness import ratio
 
-SUITES = ("builds", "startup", "deploy", "scale", "hotpath", "ledger", "traffic", "serve")
+SUITES = (
+    "builds",
+    "release-build",
+    "startup",
+    "deploy",
+    "scale",
+    "hotpath",
+    "ledger",
+    "traffic",
+    "serve",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -124,6 +136,10 @@ def _suite(
             assert sam is not None
             assert chalice is not None
             return suite_builds.run(settings, lp=lp, sam=sam, chalice=chalice, log=log)
+        if name == "release-build":
+            from bench import suite_release
+
+            return suite_release.run(settings, lp=lp, log=log)
         if name == "startup":
             from bench import suite_startup
 

@@ -13,6 +13,7 @@ from lambda_promote.invocation import Invocation, Outcome, command
 
 if TYPE_CHECKING:
     from lambda_promote.release.models import Plan
+    from lambda_promote.status import EnvStatus
 
 
 @command("init")
@@ -162,8 +163,20 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
     for row in rows:
         live = f"version {row.version} ({(row.digest or '')[:12]})" if row.version else "nothing"
         who = f" by {row.deployed_by} at {row.deployed_at}" if row.deployed_by else ""
-        lines.append(f"{row.env:<12} {row.function_name}:{row.alias}  {live}{who}")
-        if row.drift is not None:
+        if row.functions:
+            release = (
+                f"release {(row.digest or '')[:12]}"
+                if row.deployed_by
+                else ("nothing" if row.version is None else "no recorded release")
+            )
+            lines.append(
+                f"{row.env:<12} {len(row.functions)} functions:{row.alias}  {release}{who}"
+            )
+        else:
+            lines.append(f"{row.env:<12} {row.function_name}:{row.alias}  {live}{who}")
+        if row.functions:
+            lines += status_function_lines(row)
+        elif row.drift is not None:
             lines.append(f"{'':<12} DRIFT: {row.drift.detail}")
         for dep in flights[row.env]:
             stale = (
@@ -185,26 +198,25 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
                 f"{'':<12} locked by {row.lock['holder']} "
                 f"({row.lock['deployment_id']}) since {row.lock['since']}"
             )
-    environments = {
-        row.env: {
-            "version": row.version,
-            "digest": row.digest,
-            "deployed_at": row.deployed_at,
-            "deployed_by": row.deployed_by,
-            "function_name": row.function_name,
-            "alias": row.alias,
-            "in_flight": flights[row.env],
-            "weights": row.weights,
-            "lock": row.lock,
-            "approvals": row.approvals,
-            "drift": row.drift.to_json() if row.drift else None,
-        }
-        for row in rows
-    }
+    environments = {row.env: {**row.to_json(), "in_flight": flights[row.env]} for row in rows}
     # Which audit key this run signs with (its id, never the key); null: the ledger is only as
     # trustworthy as its permissions.
     audit = {"key_id": key}
     return Outcome(data={"environments": environments, "audit": audit}, text="\n".join(lines))
+
+
+def status_function_lines(row: EnvStatus) -> list[str]:
+    """Each function of a many-function release under its environment's line (DESIGN §11.4)."""
+    if not row.functions:
+        return []
+    width = max(len(name) for name in row.functions)
+    lines = []
+    for name, fn in row.functions.items():
+        live = f"version {fn.version} ({(fn.digest or '')[:12]})" if fn.version else "nothing"
+        lines.append(f"{'':<12} {name:<{width}}  {fn.function_name}  {live}")
+        if fn.drift is not None:
+            lines.append(f"{'':<12} {'':<{width}}  DRIFT: {fn.drift.detail}")
+    return lines
 
 
 @command("history")
@@ -213,17 +225,19 @@ def status_command(inv: Invocation, env: str | None) -> Outcome:
 def history_command(inv: Invocation, env: str | None, limit: int) -> Outcome:
     """Past deployments and rollbacks, newest first."""
     from lambda_promote.config.lookup import require_env
-    from lambda_promote.output import iso
+    from lambda_promote.output import function_lines, iso
 
     ws = inv.workspace()
     if env:
         require_env(ws.config, env)
     deps = ws.ledger.deployments(env, limit=limit)
-    lines = [
-        f"{d.id}  {iso(d.created_at)}  {d.env:<11} {d.kind.value:<8} {d.state.value:<15} "
-        f"v{d.previous_version or '-'}→v{d.version or '-'}  {d.short_digest}  {d.actor}"
-        for d in deps
-    ]
+    lines = []
+    for d in deps:
+        lines.append(
+            f"{d.id}  {iso(d.created_at)}  {d.env:<11} {d.kind.value:<8} {d.state.value:<15} "
+            f"v{d.previous_version or '-'}→v{d.version or '-'}  {d.short_digest}  {d.actor}"
+        )
+        lines += [f"    {line}" for line in function_lines(d)]
     return Outcome(data={"deployments": deps}, text="\n".join(lines) or "no deployments yet")
 
 

@@ -90,7 +90,10 @@ def doctor_command(inv: Invocation, env: str | None) -> Outcome:
         require_boto3(needed_for="doctor")
         from lambda_promote.targets.aws_doctor import AwsDoctorReads
 
-        refs = {name: ws.function_ref(name, session_name="lambda-promote-doctor") for name in envs}
+        refs = {
+            name: list(ws.function_refs(name, session_name="lambda-promote-doctor").values())
+            for name in envs
+        }
         findings = examine(config, envs, AwsDoctorReads(), refs)
     findings += _state_table(ws.config.state)
     _show(inv, findings)

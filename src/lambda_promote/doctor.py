@@ -21,7 +21,7 @@ a small protocol (``Reads``; ``targets/aws_doctor.py`` on AWS), so this module s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -64,36 +64,46 @@ def role_of(caller: str) -> str:
 
 
 def examine(
-    config: Config, envs: list[str], reads: Reads, refs: dict[str, FunctionRef]
+    config: Config, envs: list[str], reads: Reads, refs: Mapping[str, Sequence[FunctionRef]]
 ) -> list[Finding]:
+    """Every function of each environment's release (DESIGN §11.4): one credentials finding
+    per environment, then each function's own, then the environment's alarms."""
     findings: list[Finding] = []
     for env in envs:
         findings += _examine_env(config, env, reads, refs[env])
     return findings
 
 
-def _examine_env(config: Config, env: str, reads: Reads, fn: FunctionRef) -> list[Finding]:
-    out: list[Finding] = []
+def _examine_env(
+    config: Config, env: str, reads: Reads, fns: Sequence[FunctionRef]
+) -> list[Finding]:
     try:
-        caller = reads.caller_arn(fn)
+        caller = reads.caller_arn(fns[0])
     except PromoteError as exc:
         return [Finding(env, "credentials", "problem", exc.message, exc.hint)]
-    out.append(Finding(env, "credentials", "ok", f"acting as {caller}"))
+    out = [Finding(env, "credentials", "ok", f"acting as {caller}")]
+    for fn in fns:
+        out += _examine_function(env, fn, reads, caller)
+    alarms = config.environments[env].alarms
+    if alarms:
+        out.append(_alarm_finding(env, fns[0], reads, alarms))
+    return out
+
+
+def _examine_function(env: str, fn: FunctionRef, reads: Reads, caller: str) -> list[Finding]:
     try:
         arn = reads.function_arn(fn)
     except PromoteError as exc:
-        return [*out, Finding(env, "function", "problem", exc.message, exc.hint)]
+        return [Finding(env, "function", "problem", exc.message, exc.hint)]
     if arn is None:
-        hint = f"create it (Terraform, CDK, the console) or fix function_name/region of {env}"
+        hint = f"create it (Terraform, CDK, the console) or fix the Lambda name/region of {env}"
         msg = f"{fn.function_name} does not exist in {fn.region}"
-        return [*out, Finding(env, "function", "problem", msg, hint)]
-    out.append(_alias_finding(env, fn, reads))
-    out.append(_permissions(env, fn, reads, caller=caller, arn=arn))
-    out += _invoker_findings(env, fn, reads)
-    alarms = config.environments[env].alarms
-    if alarms:
-        out.append(_alarm_finding(env, fn, reads, alarms))
-    return out
+        return [Finding(env, "function", "problem", msg, hint)]
+    return [
+        _alias_finding(env, fn, reads),
+        _permissions(env, fn, reads, caller=caller, arn=arn),
+        *_invoker_findings(env, fn, reads),
+    ]
 
 
 def state_finding(audit_events: Callable[[], int]) -> Finding:

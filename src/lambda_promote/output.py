@@ -72,6 +72,30 @@ def functions_json(dep: Deployment) -> dict[str, dict[str, Any]]:
     }
 
 
+def function_lines(dep: Deployment) -> list[str]:
+    """Each function of a many-function release, one line each: its name, Lambda function,
+    version move, digest and whether its alias moved (DESIGN §11.4). Empty for a single
+    function, whose deployment's own version line says it all."""
+    if dep.functions is None:
+        return []
+    width = max(len(name) for name in dep.functions)
+    return [
+        f"{name:<{width}}  {entry.get('function_name') or '?'}  "
+        f"{entry.get('previous_version') or '(none)'} → {entry.get('version') or '(none)'}  "
+        f"{(entry.get('digest') or '')[:12]}  {moved_word(entry)}"
+        for name, entry in sorted(dep.functions.items())
+    ]
+
+
+def moved_word(entry: dict[str, Any]) -> str:
+    """How one function of a release fared: its alias moved, or it was left alone."""
+    if entry.get("moved"):
+        return "moved"
+    if entry.get("version") and entry.get("version") == entry.get("previous_version"):
+        return "unchanged"
+    return "not moved"
+
+
 def artifact_json(artifact: Artifact, *, cached: bool) -> dict[str, Any]:
     return {
         "digest": artifact.digest,
@@ -135,6 +159,7 @@ def deployment_lines(dep: Deployment) -> list[str]:
         lines.append(f"  settings  {settings} (digest {dep.configuration_digest[:12]})")
     if dep.traffic:
         lines.append("  traffic   " + " → ".join(_step_text(step) for step in dep.traffic))
+    lines += [f"  function  {line}" for line in function_lines(dep)]
     if dep.reason:
         lines.append(f"  reason    {dep.reason}")
     if dep.error:

@@ -39,44 +39,119 @@ class EnvStatus:
     drift: Drift | None = None  # DESIGN §11.3
     # DESIGN §11.5: the alias's weights now (other version → share); empty outside a shift.
     weights: dict[str, float] = field(default_factory=dict)
+    # A many-function release (DESIGN §11.4): each function's Lambda name, live version,
+    # digest and drift. None for a single function (the fields above say it all).
+    functions: dict[str, FunctionStatus] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``status --json``'s ``environments.ENV`` (DESIGN §4, §11.3, §11.4): ``functions``
+        only for a many-function release, so a single function's answer is unchanged."""
+        body: dict[str, Any] = {
+            "version": self.version,
+            "digest": self.digest,
+            "deployed_at": self.deployed_at,
+            "deployed_by": self.deployed_by,
+            "function_name": self.function_name,
+            "alias": self.alias,
+            "in_flight": [{"id": d.id, "state": d.state.value} for d in self.in_flight],
+            "lock": self.lock,
+            "approvals": self.approvals,
+            "drift": self.drift.to_json() if self.drift else None,
+            "weights": self.weights,
+        }
+        if self.functions:
+            body["functions"] = {name: f.to_json() for name, f in self.functions.items()}
+        return body
+
+
+@dataclass(frozen=True)
+class FunctionStatus:
+    function_name: str
+    version: str | None
+    digest: str | None
+    drift: Drift | None
+    weights: dict[str, float] = field(default_factory=dict)  # DESIGN §11.5, during a shift
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "function_name": self.function_name,
+            "version": self.version,
+            "digest": self.digest,
+            "drift": self.drift.to_json() if self.drift else None,
+        }
 
 
 def status(ws: Workspace, env: str | None) -> list[EnvStatus]:
-    from lambda_promote.deploy import lock_is_stale
-    from lambda_promote.output import iso
-
     if env:
         _environment(ws, env)
     names = [env] if env else list(ws.config.environments)
-    result = []
-    for name in names:
+    return [_env_status(ws, name) for name in names]
+
+
+def _env_status(ws: Workspace, name: str) -> EnvStatus:
+    from lambda_promote.deploy import lock_is_stale
+    from lambda_promote.output import iso
+
+    functions = _functions(ws, name) if ws.config.many else None
+    if functions:
+        first = next(iter(functions.values()))
+        live, release = _release_of(ws, name, functions)
+        fn_name, version = first.function_name, first.version
+        digest = release or first.digest
+        drift = next((f.drift for f in functions.values() if f.drift), None)
+        weights = first.weights
+        alias_name = ws.function_ref(name).alias
+    else:
         fn = ws.function_ref(name)
         alias = ws.target.alias_state(fn)
         live = _deployment_of(ws, name, alias.version)
-        info = ws.ledger.lock_info(name)
-        lock = None
-        if info is not None:
-            lock = {
-                "holder": info.holder,
-                "deployment_id": info.deployment_id,
-                "since": iso(info.since),
-                "stale": lock_is_stale(info),
-            }
-        result.append(
-            EnvStatus(
-                drift=_drift(ws, fn, alias),
-                env=name,
-                function_name=fn.function_name,
-                alias=fn.alias,
-                version=alias.version,
-                digest=alias.digest,
-                deployed_at=iso(live.updated_at) if live else None,
-                deployed_by=live.actor if live else None,
-                in_flight=ws.ledger.unfinished(name),
-                lock=lock,
-                approvals=pending_approvals(ws, name),
-                weights=dict(alias.weights),
-            )
+        fn_name, alias_name, version, digest = (
+            fn.function_name,
+            fn.alias,
+            alias.version,
+            alias.digest,
+        )
+        drift = _drift(ws, fn, alias, _recent(ws, name))
+        weights = dict(alias.weights)
+    info = ws.ledger.lock_info(name)
+    lock = None
+    if info is not None:
+        lock = {
+            "holder": info.holder,
+            "deployment_id": info.deployment_id,
+            "since": iso(info.since),
+            "stale": lock_is_stale(info),
+        }
+    return EnvStatus(
+        drift=drift,
+        env=name,
+        function_name=fn_name,
+        alias=alias_name,
+        version=version,
+        digest=digest,
+        deployed_at=iso(live.updated_at) if live else None,
+        deployed_by=live.actor if live else None,
+        in_flight=ws.ledger.unfinished(name),
+        lock=lock,
+        approvals=pending_approvals(ws, name),
+        functions=functions,
+        weights=weights,
+    )
+
+
+def _functions(ws: Workspace, env: str) -> dict[str, FunctionStatus]:
+    """Each function of a many-function release as its alias says now, with its drift (the
+    ledger's recent history read once for all of them)."""
+    history = _recent(ws, env)
+    result = {}
+    for name, fn in ws.function_refs(env).items():
+        alias = ws.target.alias_state(fn)
+        result[name] = FunctionStatus(
+            function_name=fn.function_name,
+            version=alias.version,
+            digest=alias.digest,
+            drift=_drift(ws, fn, alias, history, name),
+            weights=dict(alias.weights),
         )
     return result
 
@@ -105,15 +180,57 @@ def shift_line(dep: dict[str, Any], weights: dict[str, float]) -> str:
     )
 
 
-def _drift(ws: Workspace, fn: FunctionRef, alias: AliasState) -> Drift | None:
-    """DESIGN §11.3: the alias points at a version the ledger did not put there."""
-    from lambda_promote.deploy import DRIFT_HISTORY, live_configuration
+def _release_of(
+    ws: Workspace, env: str, functions: dict[str, FunctionStatus]
+) -> tuple[Deployment | None, str | None]:
+    """The most recent finished deployment that left every function where it is live now
+    (who and when), and the release that put them there: the newest succeeded deployment
+    whose functions are those versions (a rolled-back one's digest is the release that
+    failed). None when the functions match no one release."""
+    from lambda_promote.drift import as_function
+
+    finished = ws.ledger.deployments(
+        env, states=[DeploymentState.SUCCEEDED, DeploymentState.ROLLED_BACK], limit=50
+    )
+    live: Deployment | None = None
+    for dep in finished:
+        if dep.functions is None:
+            continue
+        views = {name: as_function(dep, name) for name in functions}
+        if not all(_live_after(views[n]) == f.version for n, f in functions.items()):
+            continue
+        live = live or dep
+        if dep.state is DeploymentState.SUCCEEDED:
+            return live, dep.digest
+    return live, None
+
+
+def _live_after(dep: Deployment) -> str | None:
+    return dep.previous_version if dep.state is DeploymentState.ROLLED_BACK else dep.version
+
+
+def _recent(ws: Workspace, env: str) -> list[Deployment]:
+    from lambda_promote.deploy import DRIFT_HISTORY
+
+    return ws.ledger.deployments(env, limit=DRIFT_HISTORY)
+
+
+def _drift(
+    ws: Workspace,
+    fn: FunctionRef,
+    alias: AliasState,
+    recent: list[Deployment],
+    function: str | None = None,
+) -> Drift | None:
+    """DESIGN §11.3: the alias points at a version the ledger did not put there (for one
+    function of a many-function release: as that function saw ``recent``)."""
+    from lambda_promote.deploy import live_configuration
     from lambda_promote.drift import environment_drift, function_history
 
-    first = next(iter(ws.config.release_functions)) if ws.config.many else None
-    history = function_history(ws.ledger.deployments(fn.env, limit=DRIFT_HISTORY), first)
     drift, _ = environment_drift(
-        history, alias, read_configuration=lambda v: live_configuration(ws.target, fn, v)
+        function_history(recent, function),
+        alias,
+        read_configuration=lambda v: live_configuration(ws.target, fn, v),
     )
     return drift
 
@@ -146,10 +263,7 @@ def _deployment_of(ws: Workspace, env: str, version: str | None) -> Deployment |
         env, states=[DeploymentState.SUCCEEDED, DeploymentState.ROLLED_BACK], limit=50
     )
     for dep in finished:
-        live_after = (
-            dep.previous_version if dep.state is DeploymentState.ROLLED_BACK else dep.version
-        )
-        if live_after == version:
+        if _live_after(dep) == version:
             return dep
     return None
 

@@ -24,6 +24,7 @@ from lambda_promote.workspace import Parts, Workspace
 CONFIG = """\
 project: orders
 target: aws
+function: {}
 environments:
   staging:
     function_name: orders-staging

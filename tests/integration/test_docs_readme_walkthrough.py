@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
+
+from walkthrough_env import walkthrough_env
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -21,16 +21,7 @@ def walkthrough() -> str:
 def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     lines = [ln for ln in walkthrough().splitlines() if not ln.startswith(". .venv/")]
     script = "set -euo pipefail\n" + "\n".join(lines).replace("/tmp/orders", str(tmp_path / "o"))
-    bin_dir = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITHUB_"))}
-    env.update(
-        {
-            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-            "NO_COLOR": "1",
-            "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
-            "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com",
-        }
-    )  # fmt: skip
+    env = walkthrough_env()
     done = subprocess.run(
         ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
         timeout=600, check=False,

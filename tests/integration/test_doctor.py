@@ -57,7 +57,7 @@ def queue_feeding(world: MotoWorld, function: str) -> str:
 
 def findings(world: MotoWorld) -> list[tuple[str, str]]:
     found = examine(
-        CONFIG, ["staging"], AwsDoctorReads(session_factory=world.sessions), {"staging": STAGING}
+        CONFIG, ["staging"], AwsDoctorReads(session_factory=world.sessions), {"staging": [STAGING]}
     )
     return [(f.check, f.level) for f in found]
 
@@ -75,7 +75,7 @@ def test_an_event_source_invoking_latest_is_a_problem_with_the_alias_as_the_fix(
 ) -> None:
     queue = queue_feeding(world, "orders-staging")
     found = examine(
-        CONFIG, ["staging"], AwsDoctorReads(session_factory=world.sessions), {"staging": STAGING}
+        CONFIG, ["staging"], AwsDoctorReads(session_factory=world.sessions), {"staging": [STAGING]}
     )
     problem = next(f for f in found if f.check == "invokers" and f.level == "problem")
     assert problem.level == "problem"
@@ -96,7 +96,7 @@ def test_the_command_exits_1_and_lists_the_findings(world: MotoWorld, tmp_path: 
         pytest.skip("the command runs in a child process: it needs moto's server")
     queue_feeding(world, "orders-staging")
     (tmp_path / "promote.yaml").write_text(
-        "project: orders\nenvironments:\n  staging: {function_name: orders-staging}\n"
+        "project: orders\nfunction: {}\nenvironments:\n  staging: {function_name: orders-staging}\n"
     )
     done = subprocess.run(
         [sys.executable, "-m", "lambda_promote", "doctor", "staging", "--json"],
@@ -115,10 +115,11 @@ def test_the_command_exits_1_and_lists_the_findings(world: MotoWorld, tmp_path: 
 def test_a_missing_function_is_a_problem_naming_it(world: MotoWorld) -> None:
     ghost = FunctionRef(env="staging", function_name="ghost", alias="live")
     found = examine(
-        CONFIG, ["staging"], AwsDoctorReads(session_factory=world.sessions), {"staging": ghost}
+        CONFIG, ["staging"], AwsDoctorReads(session_factory=world.sessions), {"staging": [ghost]}
     )
-    assert found[-1].level == "problem"
-    assert "ghost does not exist" in found[-1].message
+    function = next(f for f in found if f.check == "function")
+    assert function.level == "problem"
+    assert "ghost does not exist" in function.message
 
 
 def test_an_assumed_role_session_is_simulated_as_its_role() -> None:
@@ -128,7 +129,7 @@ def test_an_assumed_role_session_is_simulated_as_its_role() -> None:
 
 def _doctor(tmp_path: Path, state: str) -> tuple[int, dict[str, Any]]:
     (tmp_path / "promote.yaml").write_text(
-        f"project: orders\ntarget: local\nstate: {state}\n"
+        f"project: orders\ntarget: local\nfunction: {{}}\nstate: {state}\n"
         "environments:\n  staging: {function_name: orders-staging}\n"
     )
     done = subprocess.run(
@@ -157,3 +158,20 @@ def test_a_readable_ledger_is_reported_and_nothing_is_created(tmp_path: Path) ->
     assert code == 0
     assert [f["level"] for f in body["findings"] if f["check"] == "state"] == ["ok"]
     assert not (tmp_path / ".lambda-promote").exists()
+
+
+def test_every_function_of_a_release_is_examined(world: MotoWorld) -> None:
+    """DESIGN §11.4: doctor looks at each function of the environment, not only the first."""
+    worker = FunctionRef(env="staging", function_name="orders-worker-staging", alias="live")
+    found = examine(
+        CONFIG,
+        ["staging"],
+        AwsDoctorReads(session_factory=world.sessions),
+        {"staging": [STAGING, worker]},
+    )
+    assert [f.check for f in found].count("credentials") == 1
+    alias_ok = [f for f in found if f.check == "function" and f.level == "ok"]
+    assert [f.message.split()[0] for f in alias_ok] == ["orders-staging"]
+    missing = [f for f in found if f.check == "function" and f.level == "problem"]
+    assert [f.message for f in missing] == ["orders-worker-staging does not exist in us-east-1"]
+    assert ("alarms", "ok") in [(f.check, f.level) for f in found]

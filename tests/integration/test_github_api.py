@@ -17,6 +17,7 @@ from github_fake import TOKEN, FakeGitHub
 
 CONFIG = """\
 project: orders-api
+function: {}
 environments:
   staging: {function_name: orders-staging}
   production:

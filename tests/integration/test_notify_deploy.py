@@ -30,6 +30,7 @@ QUICK = RetryPolicy(attempts=2, timeout=0.3, first_delay=0.01, max_delay=0.01)
 CONFIG = """\
 project: shop
 target: local
+function: {{}}
 state: sqlite:///.lambda-promote/state.db
 environments:
   staging:

@@ -105,6 +105,7 @@ def test_good_config_loads_with_defaults_filled_and_remembers_its_path(project: 
 
 MINIMAL = """\
 project: demo
+function: {}
 environments:
   staging:
     function_name: fn-staging
@@ -112,7 +113,7 @@ environments:
 """
 
 
-def test_minimal_config_needs_only_a_project_and_one_environment(project: Path) -> None:
+def test_minimal_config_needs_a_project_its_function_and_one_environment(project: Path) -> None:
     config = load_config(write(MINIMAL))
     assert config.target == "aws"
     assert config.function.handler == "app.handler"
@@ -242,6 +243,7 @@ SCHEMA_CASES = [
         "missing required field points at its parent",
         """\
         project: demo
+        function: {}
         environments:
           staging:
             region: eu-west-1

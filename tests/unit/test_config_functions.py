@@ -84,7 +84,8 @@ def test_a_many_function_config_names_and_configures_each_function(project: Path
 
 def test_the_single_function_form_is_one_function_named_function(project: Path) -> None:
     Path("promote.yaml").write_text(
-        "project: p\ntarget: local\nenvironments:\n  staging: {function_name: p-staging}\n"
+        "project: p\ntarget: local\nfunction: {}\n"
+        "environments:\n  staging: {function_name: p-staging}\n"
     )
     config = load_config(Path("promote.yaml"))
     assert not config.many
@@ -141,7 +142,7 @@ def test_each_function_s_source_is_checked(project: Path) -> None:
 
 
 def test_the_single_form_still_needs_its_function_name(project: Path) -> None:
-    error = refused("project: p\nenvironments:\n  staging: {alias: live}\n")
+    error = refused("project: p\nfunction: {}\nenvironments:\n  staging: {alias: live}\n")
     assert "function_name" in error.message
 
 
@@ -153,3 +154,13 @@ def test_the_release_digest_of_one_function_is_its_artifact_digest() -> None:
     assert manifest_text(many) == text
     assert release_digest(many) == hashlib.sha256(text).hexdigest()
     assert release_digest(dict(reversed(list(many.items())))) == release_digest(many)
+
+
+def test_neither_function_nor_functions_is_refused_at_a_line(project: Path) -> None:
+    """DESIGN §11.4 / issue 15: exactly one of them — neither is a file:line error (exit 2),
+    not a silent default function."""
+    error = refused("project: p\nenvironments:\n  staging: {function_name: p-staging}\n")
+    assert error.message.startswith("promote.yaml:1: ")
+    assert "neither function: nor functions:" in error.message
+    assert "function: {source: src" in error.hint
+    assert exit_code_for(error) == 2

@@ -37,9 +37,11 @@ def line_of(text: str, marker: str) -> int:
 
 def two_envs(*, staging: str = "", production: str = "", top: str = "") -> str:
     """A valid two-environment file with extra lines spliced into each part."""
+    # Every file names its function(s) (DESIGN §11.4): the default one unless ``top`` does.
+    function = "" if "function" in top else "function: {}\n"
     return (
         "project: demo\n"
-        f"{top}"
+        f"{function}{top}"
         "environments:\n"
         "  staging:\n"
         "    function_name: fn-staging\n"
@@ -99,7 +101,7 @@ RULE_CASES = [
             "checks: [{name: ping}]\n    alarms", "checks: [{name: ping}, {name: ping}]\n    alarms"
         ),
         "{name: ping}, {name: ping}",
-        "environments.staging.checks[1].name: duplicate check name 'ping' (first at line 5)",
+        "environments.staging.checks[1].name: duplicate check name 'ping' (first at line 6)",
         "its own name",
     ),
     (
@@ -461,7 +463,7 @@ def test_a_notifier_event_filter_that_matches_nothing_is_a_warning(tmp_path: Pat
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return {}\n")
     (tmp_path / "promote.yaml").write_text(
-        "project: x\nenvironments:\n  staging:\n    function_name: f\n"
+        "project: x\nfunction: {}\nenvironments:\n  staging:\n    function_name: f\n"
         "    checks: [{name: ping}]\n"
         "notifications:\n  slack:\n    webhook_url_env: HOOK\n"
         "    events: [deployment.*, aproval.requested]\n"

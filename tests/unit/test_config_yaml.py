@@ -67,6 +67,7 @@ def test_merge_keys_share_settings_and_are_not_duplicates(project: Path) -> None
         write(
             """\
             project: demo
+            function: {}
             environments:
               staging: &base
                 function_name: fn-staging
@@ -112,6 +113,7 @@ def test_dates_in_payloads_stay_as_written_so_they_can_be_sent_as_json(project: 
         write(
             """\
             project: demo
+            function: {}
             environments:
               staging:
                 function_name: fn

@@ -17,6 +17,7 @@ from lambda_promote.github.environments import EnvironmentSpec, apply, desired, 
 
 CONFIG = """\
 project: orders-api
+function: {}
 environments:
   staging: {function_name: s}
   production:

@@ -40,7 +40,7 @@ def test_the_tool_source_follows_promote_yaml(tmp_path: Path) -> None:
     path = tmp_path / "promote.yaml"
     path.write_text(
         "project: p\nstate: postgresql+psycopg://db/p\n"
-        "environments: {staging: {function_name: f}}\n"
+        "function: {}\nenvironments: {staging: {function_name: f}}\n"
         f"github: {{tool: 'git+https://example.org/lp@{SHA}'}}\n"
     )
     source = install.tool_source(load_config(path, check_source=False))
@@ -56,7 +56,7 @@ def test_a_tag_instead_of_a_commit_is_refused(tmp_path: Path) -> None:
 
     path = tmp_path / "promote.yaml"
     path.write_text(
-        "project: p\nenvironments: {staging: {function_name: f}}\n"
+        "project: p\nfunction: {}\nenvironments: {staging: {function_name: f}}\n"
         "github: {tool: 'git+https://example.org/lp@v1.0'}\n"
     )
     with pytest.raises(PromoteError, match=r"github\.tool"):
@@ -85,6 +85,23 @@ def test_the_summary_shows_the_evidence_without_letting_it_write_markdown() -> N
     assert "\\<b\\>ok\\</b\\>" in text
     assert "\\[link\\](http://x)" in text
     assert '"memory_mb"' in text
+
+
+def test_the_approval_summary_of_a_release_has_a_row_per_function() -> None:
+    functions = {
+        "worker": {"digest": "2" * 64, "commit": "c0ffee" * 6, "live_version": "3",
+                   "configuration": {"digest": "d" * 64, "settings": [], "changes": []}},
+        "api": {"digest": "1" * 64, "commit": "c0ffee" * 6, "live_version": None,
+                "configuration": {"digest": "e" * 64, "settings": [],
+                                  "changes": ["memory 256 → 512 MB"]}},
+    }  # fmt: skip
+    answer = {"approval_request": {"id": "r-2", "env": "production", "digest": "9" * 64,
+                                   "evidence": {"functions": functions}}}  # fmt: skip
+    text = approval_summary(answer)
+    assert "#### Functions" in text
+    assert f"| api | `{'1' * 12}` | `{'c0ffee' * 2}` | (none) | memory 256 → 512 MB |" in text
+    assert f"| worker | `{'2' * 12}` | `{'c0ffee' * 2}` | 3 | unchanged |" in text
+    assert "More evidence" not in text  # the functions are shown, not dumped
 
 
 def test_dependabots_pin_updates_survive_regeneration() -> None:

@@ -25,6 +25,7 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "orders-api"
 
 SEED = """\
 project: orders-api
+function: {}
 state: sqlite:///.lambda-promote/state.db
 environments:
   staging:
@@ -48,6 +49,7 @@ notifications:
 
 BUILTIN = """\
 project: billing
+function: {}
 environments:
   staging:
     function_name: billing-staging
@@ -80,6 +82,7 @@ triggers:
 
 THREE = """\
 project: payments
+function: {}
 state: sqlite:///ci/state.db
 artifacts: build/artifacts
 environments:
@@ -100,6 +103,7 @@ triggers:
 
 S3_STORE = """\
 project: invoices
+function: {}
 artifacts: s3://acme-builds/invoices
 state: postgresql+psycopg://ledger.internal/invoices
 environments:
@@ -119,6 +123,7 @@ github:
 
 CANARY = """\
 project: checkout
+function: {}
 state: postgresql+psycopg://ledger.internal/checkout
 environments:
   staging:
@@ -141,8 +146,25 @@ github:
   extras: [postgres]
 """
 
+MANY = """\
+project: shop
+functions:
+  api: {source: api, handler: app.handler}
+  worker: {source: worker, handler: app.handler, runtime: python3.13}
+environments:
+  staging:
+    function_names: {api: shop-api-staging, worker: shop-worker-staging}
+  production:
+    function_names: {api: shop-api-production, worker: shop-worker-production}
+    promote_from: staging
+    approval: {provider: github, reviewers: [ana]}
+triggers:
+  - {event: push, branches: [main], deploy: [staging, production]}
+"""
+
 DYNAMODB = """\
 project: orders-api
+function: {}
 state: dynamodb://orders-ledger?region=eu-west-1
 environments:
   staging: {function_name: orders-staging, region: eu-west-1}
@@ -158,6 +180,7 @@ triggers:
 
 CONFIGS = {
     "canary": CANARY,
+    "many-functions": MANY,
     "dynamodb-state": DYNAMODB,
     "seed": SEED,
     "builtin": BUILTIN,

@@ -1,9 +1,10 @@
 """Rules of the many-function form (DESIGN §11.4), part of step 3 of loading (crosscheck.py).
 
-``function:`` or ``functions:`` — one of them; an environment names its Lambda function with
-``function_name`` (single form) or every function of the release with ``function_names``
-(many form), and may override one function's configuration under ``functions: {NAME: …}``.
-A check naming ``function:`` must name a function of the release.
+``function:`` or ``functions:`` — exactly one of them (both or neither is an error); an
+environment names its Lambda function with ``function_name`` (single form) or every function
+of the release with ``function_names`` (many form), and may override one function's
+configuration under ``functions: {NAME: …}``. A check naming ``function:`` must name a
+function of the release.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ def function_rules(config: Config, found: Findings) -> None:
             ("functions",),
             "both function: and functions: are set",
             "keep one: function: for a single function, functions: {NAME: {...}} for many",
+        )
+        return
+    if config.functions is None and "function" not in config.model_fields_set:
+        found.error(
+            ("function",),
+            "neither function: nor functions: is set",
+            "add function: {source: src, handler: app.handler} for one function, or "
+            "functions: {NAME: {source: ..., handler: ...}} for many",
         )
         return
     if config.functions is not None:

@@ -78,10 +78,15 @@ class ToolSource:
 
 
 def runner_python(config: Config) -> str:
-    """The Python the jobs set up: the function's runtime, 3.11 at least (the tool's own
-    minimum; builds fetch wheels for the function's runtime either way)."""
-    runtime = config.function.runtime.removeprefix("python")
-    return runtime if tuple(map(int, runtime.split("."))) >= (3, 11) else "3.12"
+    """The Python the jobs set up: the function's runtime (with many functions, the newest of
+    theirs), 3.11 at least (the tool's own minimum; builds fetch wheels for each function's
+    runtime either way)."""
+    versions = [
+        tuple(map(int, f.runtime.removeprefix("python").split(".")))
+        for f in config.release_functions.values()
+    ]
+    newest = max(versions)
+    return ".".join(map(str, newest)) if newest >= (3, 11) else "3.12"
 
 
 def tool_source(config: Config) -> ToolSource:

@@ -104,11 +104,13 @@ def _condition(pipe: Pipeline, env: str) -> Folded:
 def build_job(pipe: Pipeline, paths: Paths) -> Job:
     config = pipe.config
     s3 = paths.store is None
+    # Many functions (DESIGN §11.4): the release digest names the manifest of every zip.
+    part = "release" if config.many else "artifact"
     # The build records the artifact: with a DynamoDB ledger it needs the table, too.
     aws = s3 or paths.shared
     script = (
         f"lambda-promote build --json | tee {RUN_DIR}/build.json\n"
-        'digest="$(python -c \'import json, sys; print(json.load(sys.stdin)["artifact"]'
+        f'digest="$(python -c \'import json, sys; print(json.load(sys.stdin)["{part}"]'
         f'["digest"])\' < {RUN_DIR}/build.json)"\n'
         'echo "digest=${digest}" >> "${GITHUB_OUTPUT}"\n'
     )
@@ -138,25 +140,32 @@ def build_job(pipe: Pipeline, paths: Paths) -> Job:
         "steps": [
             *common(pipe, region=region, store_only=aws),
             steps.tool(
-                "Build the zip (same inputs, same digest)",
+                "Build every function's zip and the release manifest (same inputs, same digest)"
+                if config.many
+                else "Build the zip (same inputs, same digest)",
                 script,
                 steps.tool_env(config, notify=False),
                 id="build",
             ),
-            *_release_upload(paths),
+            *_release_upload(paths, many=config.many),
             state_upload(paths, "build"),
         ],
     }
 
 
-def _release_upload(paths: Paths) -> list[dict[str, Any]]:
+def _release_upload(paths: Paths, *, many: bool) -> list[dict[str, Any]]:
     if paths.store is None:
         return []  # the S3 store holds it
+    title = (
+        "Upload every function's zip and the release manifest for every later job"
+        if many
+        else "Upload the zip and its manifest for every later job"
+    )
     return [
         steps.upload(
             "release",
             paths.store,
-            title="Upload the zip and its manifest for every later job",
+            title=title,
             always=False,
             missing="error",
         )
@@ -192,7 +201,7 @@ def approval_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
         "steps": [
             *common(pipe, region=stage.spec.region, full_history=True),
             *state_download(paths, previous),
-            *steps.release_steps(paths),
+            *steps.release_steps(paths, many=pipe.config.many),
             steps.tool(
                 f"Open the approval request for {stage.env}; its evidence goes to the run's "
                 "summary",
@@ -236,7 +245,7 @@ def deploy_job(pipe: Pipeline, stage: Stage, paths: Paths) -> Job:
     job_steps: list[Any] = [
         *common(pipe, region=stage.spec.region),
         *state_download(paths, previous),
-        *steps.release_steps(paths),
+        *steps.release_steps(paths, many=pipe.config.many),
         steps.note_host(),
     ]
     if stage.github_approvals:

@@ -209,23 +209,33 @@ def upload(name: str, path: str, *, title: str, always: bool, missing: str) -> S
     return uses(pins.UPLOAD_ARTIFACT, title, with_, **({"if": "always()"} if always else {}))
 
 
-def release_steps(paths: Paths) -> list[Step]:
+def release_steps(paths: Paths, *, many: bool = False) -> list[Step]:
     """Fetch the zip built in this run and check its bytes against build's digest (an S3
-    store needs no step: lambda-promote fetches the object and re-hashes it itself)."""
+    store needs no step: lambda-promote fetches the object and re-hashes it itself). With
+    many functions, the release manifest is checked first, then every zip it names."""
     if paths.store is None:
         return []
     title = "Download the release built in this run"
-    return [download("release", paths.store, title=title), verify_release(paths.store)]
+    return [download("release", paths.store, title=title), verify_release(paths.store, many=many)]
 
 
-def verify_release(store: str) -> Step:
+def verify_release(store: str, *, many: bool = False) -> Step:
+    script = (
+        'case "${DIGEST}" in *[!0-9a-f]*|"") echo "bad digest: ${DIGEST}"; exit 1;; esac\n'
+        f'echo "${{DIGEST}}  {store}/${{DIGEST}}.zip" | sha256sum --check --strict\n'
+    )
+    if many:
+        # The manifest's lines are ``NAME DIGEST``; its own hash was checked just above.
+        script += (
+            f'awk \'{{print $2 "  {store}/" $2 ".zip"}}\' "{store}/${{DIGEST}}.zip"'
+            " | sha256sum --check --strict\n"
+        )
     return {
-        "name": "Check the zip's bytes against the digest build reported",
+        "name": "Check every function's zip against the release digest build reported"
+        if many
+        else "Check the zip's bytes against the digest build reported",
         "env": {"DIGEST": expr("needs.build.outputs.digest")},
-        "run": Literal(
-            'case "${DIGEST}" in *[!0-9a-f]*|"") echo "bad digest: ${DIGEST}"; exit 1;; esac\n'
-            f'echo "${{DIGEST}}  {store}/${{DIGEST}}.zip" | sha256sum --check --strict\n'
-        ),
+        "run": Literal(script),
     }
 
 

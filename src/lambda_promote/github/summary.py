@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-_SHOWN = {"commits", "source", "rollback_restores", "built_by", "branch", "commit"}
+_SHOWN = {"commits", "source", "rollback_restores", "built_by", "branch", "commit", "functions"}
 
 
 def approval_summary(answer: dict[str, Any]) -> str:
@@ -32,6 +32,7 @@ def approval_summary(answer: dict[str, Any]) -> str:
         f"- a rollback would restore version {_text(ev.get('rollback_restores') or '(none)')}",
     ]
     lines += _source_lines(ev.get("source"))
+    lines += _function_lines(ev.get("functions"))
     commits = [c for c in ev.get("commits") or [] if isinstance(c, str)]
     if commits:
         lines += ["", "#### Commits", "", *(f"- {_text(c)}" for c in commits[:30])]
@@ -57,6 +58,28 @@ def _source_lines(source: Any) -> list[str]:
         f"  - {'✅' if c.get('ok') else '❌'} {_text(c.get('name'))}: {_text(c.get('detail'))}"
         for c in checks
     ]
+    return lines
+
+
+def _function_lines(functions: Any) -> list[str]:
+    """A release of many functions (DESIGN §11.4): each function's digest, commit, the
+    version live now and its configuration changes."""
+    if not isinstance(functions, dict) or not functions:
+        return []
+    lines = ["", "#### Functions", "", "| function | digest | commit | live now | configuration |"]
+    lines.append("|---|---|---|---|---|")
+    for name, value in sorted(functions.items()):
+        entry = value if isinstance(value, dict) else {}
+        configuration = entry.get("configuration") or {}
+        changes = configuration.get("changes") if isinstance(configuration, dict) else None
+        changed = "; ".join(str(c) for c in changes) if changes else "unchanged"
+        if not isinstance(changes, list):
+            changed = "not compared"
+        lines.append(
+            f"| {_text(name)} | `{_text(entry.get('digest'))[:12]}` | "
+            f"`{_text(entry.get('commit'))[:12]}` | "
+            f"{_text(entry.get('live_version') or '(none)')} | {_text(changed)} |"
+        )
     return lines
 
 

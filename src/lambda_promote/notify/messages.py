@@ -13,7 +13,7 @@ from typing import Any
 
 from lambda_promote.model import ApprovalRequest, ConfigurationEvidence, Deployment
 from lambda_promote.notify.events import NotificationEvent
-from lambda_promote.output import deployment_json, iso
+from lambda_promote.output import deployment_json, function_lines, iso
 
 SCHEMA_VERSION = 1
 _SLACK_TEXT_LIMIT = 2900  # Slack refuses section texts over 3000 characters
@@ -125,6 +125,7 @@ def _deployment_facts(dep: Deployment | None) -> list[tuple[str, str]]:
             f"{dep.previous_version or '(none)'} → {dep.version or '(none)'}",
         ),
     ]
+    rows += [("Function", line) for line in function_lines(dep)]
     if dep.error:
         rows.append(("Error", dep.error))
     rollback = dep.rollback_record
@@ -171,6 +172,18 @@ def evidence_lines(request: ApprovalRequest) -> list[str]:
             for c in source.checks
         ]
     lines += _configuration_lines(ev.configuration)
+    for name, entry in sorted((ev.functions or {}).items()):
+        lines.append(
+            f"function {name}: {str(entry.get('digest') or '?')[:12]} from "
+            f"{str(entry.get('commit') or '?')[:12]}; live now: version "
+            f"{entry.get('live_version') or '(none)'}"
+        )
+        lines += [
+            f"  {line}"
+            for line in _configuration_lines(
+                ConfigurationEvidence.from_json(entry.get("configuration"))
+            )
+        ]
     if ev.commits:
         lines.append(f"{len(ev.commits)} commit(s):")
         lines += [f"  {c}" for c in ev.commits[:10]]

@@ -22,7 +22,7 @@ from lambda_promote.model import (
 )
 from lambda_promote.notify.messages import evidence_lines
 from lambda_promote.notify.redact import Redactor
-from lambda_promote.output import deployment_json
+from lambda_promote.output import deployment_json, moved_word
 
 Tone = Literal["ok", "warn", "bad", "urgent", "info"]
 S = DeploymentState
@@ -121,6 +121,18 @@ class RollbackRow:
 
 
 @dataclass(frozen=True)
+class FunctionRow:
+    """One function of a many-function release (DESIGN §11.4)."""
+
+    name: str
+    function_name: str
+    digest: str
+    previous_version: str | None
+    version: str | None
+    moved: str  # output.moved_word: moved / unchanged / not moved
+
+
+@dataclass(frozen=True)
 class NotificationRow:
     notifier: str
     event: str
@@ -161,6 +173,8 @@ class Report:
     # DESIGN §11.3: (label, text) rows; empty with no digest when not recorded.
     configuration: tuple[tuple[str, str], ...] = ()
     configuration_digest: str | None = None
+    # A many-function release: each function's move; empty for a single function.
+    functions: tuple[FunctionRow, ...] = ()
     # When ``commit`` was committed (DESIGN §11.8); None when the ledger does not know.
     committed_at: datetime | None = None
     traffic: tuple[TrafficRow, ...] = ()  # DESIGN §11.5; empty: the traffic moved at once
@@ -224,6 +238,7 @@ def build_report(
         configuration=tuple((label, r(text)) for label, text in described(dep.configuration)),
         configuration_digest=dep.configuration_digest,
         traffic=_traffic_rows(dep, r),
+        functions=_function_rows(dep),
     )
 
 
@@ -382,3 +397,17 @@ def _notification_row(item: Mapping[str, Any], r: Redactor) -> NotificationRow:
 
 def _text_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _function_rows(dep: Deployment) -> tuple[FunctionRow, ...]:
+    return tuple(
+        FunctionRow(
+            name=name,
+            function_name=str(entry.get("function_name") or ""),
+            digest=str(entry.get("digest") or ""),
+            previous_version=entry.get("previous_version"),
+            version=entry.get("version"),
+            moved=moved_word(entry),
+        )
+        for name, entry in sorted((dep.functions or {}).items())
+    )

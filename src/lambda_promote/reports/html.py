@@ -150,6 +150,22 @@ def _facts(report: Report) -> str:
     return f'<section><h2>Summary</h2><dl class="facts">{items}</dl>{versions}</section>'
 
 
+def _functions(report: Report) -> str:
+    if not report.functions:
+        return ""
+    rows = "".join(
+        f"<tr><th>{escape(f.name)}</th><td>{escape(f.function_name)}</td>"
+        f"<td>{escape(f.previous_version or '(none)')} → {escape(f.version or '(none)')}</td>"
+        f"<td><code>{escape(f.digest[:12])}</code></td><td>{escape(f.moved)}</td></tr>"
+        for f in report.functions
+    )
+    return (
+        "<section><h2>Functions</h2><table><thead><tr><th>function</th>"
+        "<th>Lambda function</th><th>version</th><th>digest</th><th>alias</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></section>"
+    )
+
+
 def _configuration(report: Report) -> str:
     if report.configuration_digest is None:
         return ""
@@ -337,6 +353,7 @@ def render_html(report: Report) -> str:
         for part in (
             _banner,
             _facts,
+            _functions,
             _configuration,
             _timeline,
             _traffic,

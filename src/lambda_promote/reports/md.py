@@ -52,6 +52,7 @@ def render_markdown(report: Report) -> str:
     for section in (
         _head,
         _summary,
+        _functions,
         _configuration,
         _timeline,
         _traffic,
@@ -118,6 +119,24 @@ def _summary(report: Report) -> list[str]:
         ("Took", duration(report.duration_s)),
     ]
     return ["| | |", "|---|---|", *[f"| **{k}** | {v} |" for k, v in rows]]
+
+
+def _functions(report: Report) -> list[str]:
+    if not report.functions:
+        return []
+    lines = [
+        "## Functions",
+        "",
+        "| function | Lambda function | version | digest | alias |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| **{cell(f.name)}** | {cell(f.function_name)} | "
+        f"{cell(f.previous_version or '(none)')} → {cell(f.version or '(none)')} | "
+        f"{code(f.digest[:12])} | {cell(f.moved)} |"
+        for f in report.functions
+    ]
+    return lines
 
 
 def _configuration(report: Report) -> list[str]:
