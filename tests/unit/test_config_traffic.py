@@ -22,7 +22,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def staging(extra: str, *, checks: bool = True) -> str:
-    lines = "project: demo\nfunction: {}\nenvironments:\n  staging:\n    function_name: fn-staging\n"
+    lines = (
+        "project: demo\nfunction: {}\nenvironments:\n  staging:\n    function_name: fn-staging\n"
+    )
     if checks:
         lines += "    checks: [{name: ping}]\n"
     return lines + textwrap.indent(textwrap.dedent(extra), "    ")
